@@ -1,0 +1,1 @@
+# make bench: the project's benchmark (filled by the benchmark implementation)

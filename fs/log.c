@@ -1,0 +1,1 @@
+/* placeholder */ extern int ufs_placeholder_log; int ufs_placeholder_log;

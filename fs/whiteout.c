@@ -1,0 +1,1 @@
+/* placeholder */ extern int ufs_placeholder_whiteout; int ufs_placeholder_whiteout;

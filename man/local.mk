@@ -1,0 +1,1 @@
+dist_man_MANS += man/unionfs.8 man/mount.unionfs.8 man/nsnet.8 man/cgfreeze.8

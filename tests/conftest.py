@@ -1,0 +1,49 @@
+"""Shared pytest configuration: where the binaries under test live.
+
+Tests always run the programs built in this tree (never the ones on PATH):
+$abs_top_builddir/fs/unionfs, tools/nsnet/nsnet, tools/cgfreeze/cgfreeze.
+"""
+import os
+
+import pytest
+
+SRCDIR = os.environ.get("abs_top_srcdir") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILDDIR = os.environ.get("abs_top_builddir") or SRCDIR
+
+
+def built(relpath):
+    """Absolute path of a program built in the tree."""
+    return os.path.join(BUILDDIR, relpath)
+
+
+@pytest.fixture(scope="session")
+def unionfs_bin():
+    return built("fs/unionfs")
+
+
+@pytest.fixture(scope="session")
+def nsnet_bin():
+    return built("tools/nsnet/nsnet")
+
+
+@pytest.fixture(scope="session")
+def cgfreeze_bin():
+    return built("tools/cgfreeze/cgfreeze")
+
+
+@pytest.fixture(scope="session")
+def helper_bin():
+    """Path of a C test helper built by `make check` (tests/helpers/NAME)."""
+    def _path(name):
+        return built(os.path.join("tests", "helpers", name))
+    return _path
+
+
+@pytest.fixture(scope="session")
+def srcdir():
+    return SRCDIR
+
+
+@pytest.fixture(scope="session")
+def builddir():
+    return BUILDDIR

@@ -1,0 +1,1 @@
+# cgfreeze build fragment (filled by the cgfreeze implementation)

@@ -1,0 +1,1 @@
+# nsnet build fragment (filled by the nsnet implementation)
