@@ -1,1 +1,59 @@
-/* placeholder */ extern int ufs_placeholder_log; int ufs_placeholder_log;
+/*
+ * log.c - the one logging module.  Errors and warnings go to stderr; debug
+ * output (-d, or -o debug_file=PATH) goes to stderr or the debug file.
+ * Debug can be switched at run time, so the flag is atomic.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ufs.h"
+
+static FILE *ufs_log_file;	/* debug destination; set once at start-up */
+static _Atomic bool ufs_log_debug;
+
+void
+ufs_log_init(const char *debug_file, bool debug)
+{
+	ufs_log_file = stderr;
+	if (debug_file) {
+		FILE *f = fopen(debug_file, "ae");
+
+		if (f) {
+			setvbuf(f, NULL, _IOLBF, 0);
+			ufs_log_file = f;
+			debug = true;
+		} else {
+			ufs_log(UFS_LOG_WARN, "cannot open debug file %s: %s", debug_file,
+				strerror(errno));
+		}
+	}
+	atomic_store(&ufs_log_debug, debug);
+}
+
+bool
+ufs_log_debug_on(void)
+{
+	return atomic_load_explicit(&ufs_log_debug, memory_order_relaxed);
+}
+
+void
+ufs_log(int level, const char *fmt, ...)
+{
+	static const char *const tags[] = { "error", "warning", "info", "debug" };
+	FILE *out = level == UFS_LOG_DEBUG && ufs_log_file ? ufs_log_file : stderr;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (level == UFS_LOG_DEBUG)
+		fprintf(out, "unionfs[%ld]: %s\n", (long)gettid(), msg);
+	else
+		fprintf(out, "unionfs: %s%s%s\n", level == UFS_LOG_ERR ? "" : tags[level],
+			level == UFS_LOG_ERR ? "" : ": ", msg);
+}

@@ -1,1 +1,139 @@
-int main(void){return 0;}
+/*
+ * main.c - parse options, open the branches, create the FUSE session, run
+ * the multithreaded loop, tear down.  Nothing else lives here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ufs.h"
+
+/* One fd per directory node: raise the soft limit to the hard limit. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+close_branches(struct ufs_fs *fs)
+{
+	for (int i = 0; i < fs->nbr; i++) {
+		int mfd = atomic_load(&fs->br[i].metafd);
+
+		close(fs->br[i].fd);
+		if (mfd >= 0)
+			close(mfd);
+		if (fs->br[i].legacyfd >= 0)
+			close(fs->br[i].legacyfd);
+		free(fs->br[i].path);
+	}
+	free(fs->br);
+}
+
+static void
+set_timeouts(struct ufs_fs *fs)
+{
+	static const double defaults[] = { 0.0, 1.0, 86400.0 };
+	double t = defaults[fs->cfg.cache];
+
+	fs->entry_timeout = fs->cfg.entry_timeout >= 0 ? fs->cfg.entry_timeout : t;
+	fs->attr_timeout = fs->cfg.attr_timeout >= 0 ? fs->cfg.attr_timeout : t;
+}
+
+static int
+add_mount_opts(struct ufs_fs *fs, struct fuse_args *args)
+{
+	if (!fs->cfg.relaxed_perms && fuse_opt_add_arg(args, "-odefault_permissions") < 0)
+		return -1;
+	if (fuse_opt_add_arg(args, "-ofsname=unionfs,subtype=unionfs") < 0)
+		return -1;
+	if (fs->cfg.debug && fuse_opt_add_arg(args, "-odebug") < 0)
+		return -1;
+	return 0;
+}
+
+static int
+run(struct ufs_fs *fs, struct fuse_args *args)
+{
+	struct fuse_loop_config *lc;
+	int err = 1;
+
+	fs->se = fuse_session_new(args, &ufs_ops, sizeof(ufs_ops), fs);
+	if (!fs->se)
+		return 1;
+	if (fuse_set_signal_handlers(fs->se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(fs->se, fs->cfg.mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(fs->cfg.foreground) != 0)
+		goto out_unmount;
+	if (fs->cfg.singlethread) {
+		err = fuse_session_loop(fs->se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_max_threads(lc, fs->cfg.threads);
+		fuse_loop_cfg_set_idle_threads(lc, fs->cfg.threads > 4 ? 4 : fs->cfg.threads);
+		err = fuse_session_loop_mt(fs->se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+out_unmount:
+	fuse_session_unmount(fs->se);
+out_signals:
+	fuse_remove_signal_handlers(fs->se);
+out_destroy:
+	fuse_session_destroy(fs->se);
+	return err ? 1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ufs_fs *fs = calloc(1, sizeof(*fs));
+	struct fuse_args args;
+	int rc;
+
+	if (!fs)
+		return 1;
+	/* Modes from the kernel already have the caller's umask applied. */
+	umask(0);
+	rc = ufs_opts_parse(argc, argv, &fs->cfg, &args);
+	if (rc != 0) {
+		rc = rc > 0 ? 0 : 1;
+		goto out_free;
+	}
+	ufs_log_init(fs->cfg.debug_file, fs->cfg.debug);
+	if (ufs_branches_open(fs) != 0) {
+		rc = 1;
+		goto out_branches;
+	}
+	raise_fd_limit();
+	fs->am_root = geteuid() == 0;
+	set_timeouts(fs);
+	if (ufs_nodes_init(fs) != 0 || add_mount_opts(fs, &args) != 0) {
+		fprintf(stderr, "unionfs: out of memory\n");
+		rc = 1;
+		goto out_nodes;
+	}
+	br_work_clean(fs);
+	rc = run(fs, &args);
+out_nodes:
+	ufs_nodes_destroy(fs);
+out_branches:
+	close_branches(fs);
+out_free:
+	fuse_opt_free_args(&args);
+	ufs_config_free(&fs->cfg);
+	free(fs);
+	return rc;
+}

@@ -1,1 +1,450 @@
-/* placeholder */ extern int ufs_placeholder_node; int ufs_placeholder_node;
+/*
+ * node.c - the node table: FUSE inode ids <-> nodes, lookup counts and
+ * forget, parent references, and the st_ino numbers users see.
+ *
+ * A node's FUSE id is its address (the root is FUSE_ROOT_ID).  Nodes are
+ * found by the (st_dev, st_ino) of the object they stand for, so hard links
+ * share one node.  st_ino is derived from the backing inode (the first
+ * device keeps its numbers unchanged, others get a device index in the top
+ * bits), and the origin map keeps it unchanged after a copy-up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ufs.h"
+
+#define INO_DEV_SHIFT 48
+
+static void node_free_chain(struct ufs_fs *fs, struct ufs_node *n);
+
+int
+ufs_node_branch(struct ufs_node *n)
+{
+	return __atomic_load_n(&n->branch, __ATOMIC_ACQUIRE);
+}
+
+int
+ufs_node_dfd(struct ufs_node *n, int b)
+{
+	return n->dfd ? __atomic_load_n(&n->dfd[b], __ATOMIC_ACQUIRE) : -1;
+}
+
+/* Record a new per-branch directory fd; the node takes ownership.  Called
+ * with table_lock held. */
+void
+ufs_node_set_dfd(struct ufs_node *n, int b, int fd)
+{
+	if (n->dfd[b] >= 0) {
+		close(fd);	/* raced: keep the fd readers may already use */
+		return;
+	}
+	__atomic_store_n(&n->dfd[b], fd, __ATOMIC_RELEASE);
+}
+
+void
+ufs_node_set_branch(struct ufs_fs *fs, struct ufs_node *n, int b)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	__atomic_store_n(&n->branch, (int16_t)b, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+void
+ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	for (int b = 0; n->dfd && b < fs->nbr; b++) {
+		int fd = n->dfd[b];
+		int *r;
+
+		if (b == keep || fd < 0)
+			continue;
+		r = realloc(fs->retired, (fs->nretired + 1) * sizeof(int));
+		if (!r)
+			break;
+		fs->retired = r;
+		fs->retired[fs->nretired++] = fd;
+		__atomic_store_n(&n->dfd[b], -1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+static uint64_t
+ino_for_locked(struct ufs_fs *fs, dev_t dev, ino_t ino)
+{
+	uint64_t key[2] = { dev, ino };
+	struct ufs_origin *o;
+	int idx;
+
+	HASH_FIND(hh, fs->origins, key, sizeof(key), o);
+	if (o)
+		return o->ino;
+	for (idx = 0; idx < fs->ndevs; idx++)
+		if (fs->devs[idx] == dev)
+			break;
+	if (idx == fs->ndevs && idx < (int)(sizeof(fs->devs) / sizeof(fs->devs[0])))
+		fs->devs[fs->ndevs++] = dev;
+	if ((uint64_t)ino >> INO_DEV_SHIFT || idx >= 0xffff)
+		return atomic_fetch_add(&fs->next_ino, 1);
+	return ((uint64_t)idx << INO_DEV_SHIFT) | (uint64_t)ino;
+}
+
+uint64_t
+ufs_ino_for(struct ufs_fs *fs, dev_t dev, ino_t ino)
+{
+	uint64_t r;
+
+	pthread_mutex_lock(&fs->table_lock);
+	r = ino_for_locked(fs, dev, ino);
+	pthread_mutex_unlock(&fs->table_lock);
+	return r;
+}
+
+void
+ufs_origin_add(struct ufs_fs *fs, const struct stat *upper, uint64_t ino)
+{
+	struct ufs_origin *o = calloc(1, sizeof(*o)), *old;
+
+	if (!o)
+		return;
+	o->key[0] = upper->st_dev;
+	o->key[1] = upper->st_ino;
+	o->ino = ino;
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND(hh, fs->origins, o->key, sizeof(o->key), old);
+	if (old) {
+		old->ino = ino;
+		free(o);
+	} else {
+		HASH_ADD(hh, fs->origins, key, sizeof(o->key), o);
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+int
+ufs_nodes_init(struct ufs_fs *fs)
+{
+	struct ufs_node *root = calloc(1, sizeof(*root));
+	struct stat st;
+
+	pthread_mutex_init(&fs->table_lock, NULL);
+	pthread_mutex_init(&fs->dir_lock, NULL);
+	for (size_t i = 0; i < sizeof(fs->cu_locks) / sizeof(fs->cu_locks[0]); i++)
+		pthread_mutex_init(&fs->cu_locks[i], NULL);
+	atomic_init(&fs->next_ino, 1ULL << 63);
+	if (!root)
+		return -1;
+	root->dfd = malloc(sizeof(int) * fs->nbr);
+	if (!root->dfd) {
+		free(root);
+		return -1;
+	}
+	for (int b = 0; b < fs->nbr; b++)
+		root->dfd[b] = fcntl(fs->br[b].fd, F_DUPFD_CLOEXEC, 3);
+	fstat(fs->br[0].fd, &st);
+	root->key[0] = st.st_dev;
+	root->key[1] = st.st_ino;
+	root->ino = ino_for_locked(fs, st.st_dev, st.st_ino);
+	root->name = strdup("");
+	root->nlookup = 1;
+	root->mode = S_IFDIR;
+	fs->root = root;
+	return root->name ? 0 : -1;
+}
+
+static void
+node_destroy(struct ufs_fs *fs, struct ufs_node *n)
+{
+	if (n->dfd) {
+		for (int b = 0; b < fs->nbr; b++)
+			if (n->dfd[b] >= 0)
+				close(n->dfd[b]);
+		free(n->dfd);
+	}
+	free(n->name);
+	free(n);
+}
+
+void
+ufs_nodes_destroy(struct ufs_fs *fs)
+{
+	struct ufs_node *n, *tmp;
+	struct ufs_origin *o, *otmp;
+
+	HASH_ITER(hh, fs->nodes, n, tmp) {
+		HASH_DEL(fs->nodes, n);
+		node_destroy(fs, n);
+	}
+	HASH_ITER(hh, fs->origins, o, otmp) {
+		HASH_DEL(fs->origins, o);
+		free(o);
+	}
+	if (fs->root)
+		node_destroy(fs, fs->root);
+	fs->root = NULL;
+	for (size_t i = 0; i < fs->nretired; i++)
+		close(fs->retired[i]);
+	free(fs->retired);
+	pthread_mutex_destroy(&fs->table_lock);
+}
+
+struct ufs_node *
+ufs_node_get(struct ufs_fs *fs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return fs->root;
+	return (struct ufs_node *)(uintptr_t)ino;
+}
+
+/* Free n if nothing references it any more, then walk up: freeing a node
+ * drops the reference it held on its parent.  table_lock held. */
+static void
+node_free_chain(struct ufs_fs *fs, struct ufs_node *n)
+{
+	while (n && n != fs->root && n->nlookup == 0 && n->refs == 0) {
+		struct ufs_node *parent = n->parent;
+
+		HASH_DEL(fs->nodes, n);
+		node_destroy(fs, n);
+		if (parent)
+			parent->refs--;
+		n = parent;
+	}
+}
+
+void
+ufs_node_ref(struct ufs_fs *fs, struct ufs_node *n)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	n->refs++;
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+void
+ufs_node_unref(struct ufs_fs *fs, struct ufs_node *n)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	n->refs--;
+	node_free_chain(fs, n);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+/* Point n at (parent, name); table_lock held.  Returns the old parent,
+ * whose reference the caller must drop (after the name is set). */
+static struct ufs_node *
+node_relink(struct ufs_node *n, struct ufs_node *parent, char *name)
+{
+	struct ufs_node *old = n->parent;
+
+	free(n->name);
+	n->name = name;
+	if (old == parent) {
+		return NULL;
+	}
+	parent->refs++;
+	n->parent = parent;
+	return old;
+}
+
+static struct ufs_node *
+node_new(struct ufs_fs *fs, struct ufs_node *parent, const char *name, struct ufs_lookup *lk)
+{
+	struct ufs_node *n = calloc(1, sizeof(*n));
+
+	if (!n || !(n->name = strdup(name))) {
+		free(n);
+		return NULL;
+	}
+	n->key[0] = lk->st.st_dev;
+	n->key[1] = lk->st.st_ino;
+	n->ino = ino_for_locked(fs, lk->st.st_dev, lk->st.st_ino);
+	n->parent = parent;
+	parent->refs++;
+	n->branch = (int16_t)lk->branch;
+	n->mode = lk->st.st_mode & S_IFMT;
+	n->dfd = lk->dfd;
+	lk->dfd = NULL;
+	HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
+	return n;
+}
+
+/* Merge newly seen per-branch fds into an existing directory node. */
+static void
+node_merge_dfd(struct ufs_fs *fs, struct ufs_node *n, struct ufs_lookup *lk)
+{
+	if (!n->dfd || !lk->dfd)
+		return;
+	for (int b = 0; b < fs->nbr; b++) {
+		if (lk->dfd[b] >= 0 && n->dfd[b] < 0) {
+			ufs_node_set_dfd(n, b, lk->dfd[b]);
+			lk->dfd[b] = -1;
+		}
+	}
+}
+
+struct ufs_node *
+ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+		struct ufs_lookup *lk)
+{
+	uint64_t key[2] = { lk->st.st_dev, lk->st.st_ino };
+	struct ufs_node *n, *old = NULL;
+
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
+	if (n && (n->mode != (lk->st.st_mode & S_IFMT))) {
+		/* Inode number reused by a different object: retire the old node. */
+		HASH_DEL(fs->nodes, n);
+		n->key[0] = n->key[1] = 0;
+		HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
+		n = NULL;
+	}
+	if (n) {
+		n->nlookup++;
+		__atomic_store_n(&n->branch, (int16_t)lk->branch, __ATOMIC_RELEASE);
+		node_merge_dfd(fs, n, lk);
+		if (n->parent != parent || strcmp(n->name, name) != 0) {
+			char *dup = strdup(name);
+
+			if (dup)
+				old = node_relink(n, parent, dup);
+		}
+		if (old) {
+			old->refs--;
+			node_free_chain(fs, old);
+		}
+	} else {
+		n = node_new(fs, parent, name, lk);
+		if (n)
+			n->nlookup = 1;
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+	return n;
+}
+
+void
+ufs_node_forget(struct ufs_fs *fs, struct ufs_node *n, uint64_t nlookup)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+	node_free_chain(fs, n);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+/* After a copy-up the object lives elsewhere: index it by its new key. */
+void
+ufs_node_rekey(struct ufs_fs *fs, struct ufs_node *n, const struct stat *st)
+{
+	uint64_t key[2] = { st->st_dev, st->st_ino };
+	struct ufs_node *other;
+
+	pthread_mutex_lock(&fs->table_lock);
+	if (n != fs->root) {
+		HASH_FIND(hh, fs->nodes, key, sizeof(key), other);
+		if (!other) {
+			HASH_DEL(fs->nodes, n);
+			memcpy(n->key, key, sizeof(key));
+			HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
+		}
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+void
+ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *newparent,
+	       const char *newname)
+{
+	char *dup = strdup(newname);
+	struct ufs_node *old;
+
+	if (!dup)
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	old = node_relink(n, newparent, dup);
+	if (old) {
+		old->refs--;
+		node_free_chain(fs, old);
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+int
+ufs_loc_get(struct ufs_fs *fs, struct ufs_node *n, int b, struct ufs_loc *loc)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	loc->parent = n->parent;
+	if (!loc->parent) {
+		loc->dirfd = ufs_node_dfd(n, b);
+		strcpy(loc->name, ".");
+	} else {
+		loc->parent->refs++;
+		loc->dirfd = ufs_node_dfd(loc->parent, b);
+		strcpy(loc->name, n->name);
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+	if (loc->dirfd < 0) {
+		ufs_loc_put(fs, loc);
+		err = -ENOENT;
+	}
+	return err;
+}
+
+void
+ufs_loc_put(struct ufs_fs *fs, struct ufs_loc *loc)
+{
+	if (loc->parent)
+		ufs_node_unref(fs, loc->parent);
+	loc->parent = NULL;
+}
+
+char *
+ufs_node_path(struct ufs_fs *fs, struct ufs_node *n)
+{
+	size_t len = 0, off;
+	char *path;
+
+	pthread_mutex_lock(&fs->table_lock);
+	for (struct ufs_node *p = n; p && p->parent; p = p->parent)
+		len += strlen(p->name) + 1;
+	path = malloc(len + 1);
+	if (path) {
+		off = len;
+		path[len] = '\0';
+		for (struct ufs_node *p = n; p && p->parent; p = p->parent) {
+			size_t l = strlen(p->name);
+
+			off -= l;
+			memcpy(path + off, p->name, l);
+			if (off > 0)
+				path[--off] = '/';
+		}
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+	return path;
+}
+
+void
+ufs_fill_stat(struct ufs_fs *fs, struct ufs_node *n, struct stat *st)
+{
+	(void)fs;
+	st->st_ino = n->ino;
+}
+
+int
+ufs_node_stat(struct ufs_fs *fs, struct ufs_node *n, struct stat *st)
+{
+	struct ufs_loc loc;
+	int err = ufs_loc_get(fs, n, ufs_node_branch(n), &loc);
+
+	if (err)
+		return err;
+	err = br_fstatat(fs, loc.dirfd, loc.name, st);
+	ufs_loc_put(fs, &loc);
+	if (!err)
+		ufs_fill_stat(fs, n, st);
+	return err;
+}

@@ -1,1 +1,44 @@
-/* placeholder */ extern int ufs_placeholder_ops; int ufs_placeholder_ops;
+/*
+ * ops.c - the table of FUSE low-level handlers.
+ */
+#include "ufs.h"
+
+const struct fuse_lowlevel_ops ufs_ops = {
+	.init = ufs_op_init,
+	.destroy = ufs_op_destroy,
+	.lookup = ufs_op_lookup,
+	.forget = ufs_op_forget,
+	.forget_multi = ufs_op_forget_multi,
+	.getattr = ufs_op_getattr,
+	.setattr = ufs_op_setattr,
+	.readlink = ufs_op_readlink,
+	.mknod = ufs_op_mknod,
+	.mkdir = ufs_op_mkdir,
+	.unlink = ufs_op_unlink,
+	.rmdir = ufs_op_rmdir,
+	.symlink = ufs_op_symlink,
+	.rename = ufs_op_rename,
+	.link = ufs_op_link,
+	.open = ufs_op_open,
+	.read = ufs_op_read,
+	.write_buf = ufs_op_write_buf,
+	.flush = ufs_op_flush,
+	.release = ufs_op_release,
+	.fsync = ufs_op_fsync,
+	.opendir = ufs_op_opendir,
+	.readdir = ufs_op_readdir,
+	.readdirplus = ufs_op_readdirplus,
+	.releasedir = ufs_op_releasedir,
+	.fsyncdir = ufs_op_fsyncdir,
+	.statfs = ufs_op_statfs,
+	.setxattr = ufs_op_setxattr,
+	.getxattr = ufs_op_getxattr,
+	.listxattr = ufs_op_listxattr,
+	.removexattr = ufs_op_removexattr,
+	.access = ufs_op_access,
+	.create = ufs_op_create,
+	.fallocate = ufs_op_fallocate,
+	.lseek = ufs_op_lseek,
+	.copy_file_range = ufs_op_copy_file_range,
+	.ioctl = ufs_op_ioctl,
+};

@@ -1,1 +1,269 @@
-/* placeholder */ extern int ufs_placeholder_ops_file; int ufs_placeholder_ops_file;
+/*
+ * ops_file.c - file I/O: open, read, write, flush, release, fsync,
+ * fallocate, lseek, copy_file_range, ioctl.
+ *
+ * Reads and writes move data between the kernel and the backing fd with
+ * splice where libfuse can.  A handle opened read-only before its file was
+ * copied up follows the node to the upper copy on its next use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ufs.h"
+
+/* Flags used to open a backing file: the kernel did O_CREAT/O_TRUNC
+ * checks; O_DIRECT is served as direct_io instead (our buffers are not
+ * aligned for it). */
+static int
+backing_flags(int flags)
+{
+	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
+}
+
+struct ufs_file *
+ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch, int flags)
+{
+	struct ufs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->fd = fd;
+	f->oldfd = -1;
+	f->branch = branch;
+	f->flags = backing_flags(flags) & ~O_TRUNC;
+	f->node = n;
+	pthread_mutex_init(&f->lock, NULL);
+	ufs_node_ref(fs, n);
+	return f;
+}
+
+/* The fd to use now; reopened on the node's new branch after a copy-up.
+ * The old fd stays open until release, as another thread may be using it. */
+int
+ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f)
+{
+	int b = ufs_node_branch(f->node), fd;
+	struct ufs_loc loc;
+
+	if (__atomic_load_n(&f->branch, __ATOMIC_ACQUIRE) == b)
+		return __atomic_load_n(&f->fd, __ATOMIC_ACQUIRE);
+	pthread_mutex_lock(&f->lock);
+	if (f->branch != b && ufs_loc_get(fs, f->node, b, &loc) == 0) {
+		fd = br_openat(loc.dirfd, loc.name, f->flags, 0);
+		ufs_loc_put(fs, &loc);
+		if (fd >= 0) {
+			if (f->oldfd >= 0)
+				close(f->oldfd);
+			f->oldfd = f->fd;
+			__atomic_store_n(&f->fd, fd, __ATOMIC_RELEASE);
+			__atomic_store_n(&f->branch, b, __ATOMIC_RELEASE);
+		}
+	}
+	fd = f->fd;
+	pthread_mutex_unlock(&f->lock);
+	return fd;
+}
+
+static struct ufs_file *
+file_of(struct fuse_file_info *fi)
+{
+	return (struct ufs_file *)(uintptr_t)fi->fh;
+}
+
+void
+ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ufs_fs *fs = ufs_fs(req);
+	struct ufs_node *n = ufs_node_get(fs, ino);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || fi->flags & O_TRUNC;
+	int err = writing ? ufs_make_writable(fs, n, !(fi->flags & O_TRUNC)) : 0, b, fd = -1;
+	struct ufs_file *f = NULL;
+	struct ufs_loc loc;
+
+	b = ufs_node_branch(n);
+	if (!err)
+		err = ufs_loc_get(fs, n, b, &loc);
+	if (!err) {
+		fd = br_openat(loc.dirfd, loc.name, backing_flags(fi->flags), 0);
+		ufs_loc_put(fs, &loc);
+		err = fd < 0 ? fd : 0;
+	}
+	if (!err && !(f = ufs_file_new(fs, n, fd, b, fi->flags))) {
+		close(fd);
+		err = -ENOMEM;
+	}
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uintptr_t)f;
+	fi->direct_io = fs->cfg.direct_io || (fi->flags & O_DIRECT);
+	fi->keep_cache = fs->cfg.cache != UFS_CACHE_NEVER;
+	fuse_reply_open(req, fi);
+}
+
+void
+ufs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = ufs_file_fd(ufs_fs(req), file_of(fi));
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void
+ufs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(bufv));
+	ssize_t n;
+
+	(void)ino;
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = ufs_file_fd(ufs_fs(req), file_of(fi));
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, bufv, 0);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void
+ufs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* close() of a duplicate reports deferred write errors (e.g. quota). */
+	int fd = dup(ufs_file_fd(ufs_fs(req), file_of(fi)));
+	int err = fd < 0 || close(fd) < 0 ? errno : 0;
+
+	(void)ino;
+	fuse_reply_err(req, err);
+}
+
+void
+ufs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ufs_file *f = file_of(fi);
+
+	(void)ino;
+	close(f->fd);
+	if (f->oldfd >= 0)
+		close(f->oldfd);
+	ufs_node_unref(ufs_fs(req), f->node);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+	fuse_reply_err(req, 0);
+}
+
+void
+ufs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int fd = ufs_file_fd(ufs_fs(req), file_of(fi));
+	int r = datasync ? fdatasync(fd) : fsync(fd);
+
+	(void)ino;
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+void
+ufs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		 struct fuse_file_info *fi)
+{
+	int fd = ufs_file_fd(ufs_fs(req), file_of(fi));
+
+	(void)ino;
+	fuse_reply_err(req, fallocate(fd, mode, off, len) < 0 ? errno : 0);
+}
+
+void
+ufs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	off_t r = lseek(ufs_file_fd(ufs_fs(req), file_of(fi)), off, whence);
+
+	(void)ino;
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+void
+ufs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+		       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+		       struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct ufs_fs *fs = ufs_fs(req);
+	ssize_t n;
+
+	(void)ino_in;
+	(void)ino_out;
+	n = copy_file_range(ufs_file_fd(fs, file_of(fi_in)), &off_in,
+			    ufs_file_fd(fs, file_of(fi_out)), &off_out, len, (unsigned)flags);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+/* FS_IOC_GETFLAGS/SETFLAGS (lsattr, chattr) on the backing object. */
+static int
+do_flags_ioctl(struct ufs_fs *fs, struct ufs_node *n, unsigned int cmd, const void *in,
+	       size_t insz, int *val)
+{
+	struct ufs_loc loc;
+	int fd, err;
+
+	if (cmd == FS_IOC_SETFLAGS) {
+		if (insz < sizeof(int))
+			return -EINVAL;
+		memcpy(val, in, sizeof(int));
+		err = ufs_make_writable(fs, n, true);
+		if (err)
+			return err;
+	}
+	err = ufs_loc_get(fs, n, ufs_node_branch(n), &loc);
+	if (err)
+		return err;
+	fd = br_openat(loc.dirfd, loc.name, O_RDONLY | O_NONBLOCK, 0);
+	ufs_loc_put(fs, &loc);
+	if (fd < 0)
+		return fd;
+	err = ioctl(fd, cmd == FS_IOC_SETFLAGS ? FS_IOC_SETFLAGS : FS_IOC_GETFLAGS, val) < 0
+		      ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+void
+ufs_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	     struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+	     size_t out_bufsz)
+{
+	struct ufs_fs *fs = ufs_fs(req);
+	long out = 0;
+	int val = 0, err;
+
+	(void)arg;
+	(void)fi;
+	if (flags & FUSE_IOCTL_COMPAT || (cmd != FS_IOC_GETFLAGS && cmd != FS_IOC_SETFLAGS)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	err = do_flags_ioctl(fs, ufs_node_get(fs, ino), cmd, in_buf, in_bufsz, &val);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	out = val;
+	fuse_reply_ioctl(req, 0, cmd == FS_IOC_GETFLAGS ? &out : NULL,
+			 cmd == FS_IOC_GETFLAGS ? (out_bufsz < sizeof(out) ? out_bufsz : sizeof(out))
+						: 0);
+}

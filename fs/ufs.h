@@ -1,0 +1,322 @@
+/*
+ * ufs.h - the map of the union filesystem: mount-wide state, shared types
+ * and the prototypes of every module, grouped by the file that defines them.
+ *
+ * Lock order: the copy-up stripe locks (copyup.c) before fs->table_lock.
+ * table_lock is only held for short, syscall-free sections.  No lock is
+ * held across fuse_reply_*().
+ */
+#ifndef UFS_H
+#define UFS_H
+
+#define FUSE_USE_VERSION 35
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "uthash.h"
+
+#define UFS_MAX_BRANCHES 64
+#define UFS_META_DIR ".unionfs"
+#define UFS_META_LEGACY ".unionfs-fuse"
+#define UFS_HIDDEN_SUFFIX "_HIDDEN~"
+#define UFS_WORK_DIR ".ufs-work"	/* inside UFS_META_DIR of a branch */
+
+enum ufs_cache { UFS_CACHE_NEVER, UFS_CACHE_AUTO, UFS_CACHE_ALWAYS };
+
+/* Immutable after option parsing. */
+struct ufs_config {
+	char *dirs;		/* branch specification "a=RW:b=RO" */
+	char *mountpoint;
+	char *chroot;
+	char *debug_file;
+	unsigned long max_files;
+	unsigned int threads;
+	int cache;		/* enum ufs_cache */
+	double entry_timeout, attr_timeout, negative_timeout;
+	bool timeouts_set;
+	bool cow, hide_meta, statfs_omit_ro, preserve_branch;
+	bool relaxed_perms, direct_io, volatile_mode, noinitgroups;
+	bool foreground, debug, singlethread;
+};
+
+/* One layer of the union.  fd keeps the branch pinned (no accidental
+ * umount) and is the base of every *at() call on it. */
+struct ufs_branch {
+	char *path;		/* absolute, as opened */
+	int fd;			/* O_PATH|O_DIRECTORY root */
+	bool rw;
+	dev_t dev;
+	_Atomic int metafd;	/* O_PATH .unionfs/, -1 until it exists */
+	int legacyfd;		/* O_PATH .unionfs-fuse/, -1 when absent */
+};
+
+/*
+ * A node is one object the kernel knows (one FUSE inode id).  Regular files
+ * and other non-directories hold no fd: they are reached as
+ * (parent->dfd[branch], name).  Directories hold one O_PATH fd per branch in
+ * which they exist and are visible (dfd[i] == -1 elsewhere).
+ * parent, name, nlookup and refs are protected by fs->table_lock; branch
+ * and dfd[] entries are written under table_lock and read atomically.  A
+ * dfd[] entry only ever goes from -1 to an fd while the node lives, so a
+ * reader never sees an fd closed under it.
+ */
+struct ufs_node {
+	UT_hash_handle hh;	/* fs->nodes, keyed by key[] */
+	uint64_t key[2];	/* st_dev, st_ino of the object in `branch` */
+	uint64_t ino;		/* st_ino reported to users (stable) */
+	struct ufs_node *parent;	/* holds a ref; NULL for root */
+	char *name;
+	uint64_t nlookup;
+	uint32_t refs;		/* children + open handles + in-flight */
+	int16_t branch;		/* highest-priority branch holding it */
+	uint16_t mode;		/* S_IFMT bits */
+	int *dfd;		/* directories only: [nbranches] */
+};
+
+/* The origin map keeps st_ino stable across copy-up. */
+struct ufs_origin {
+	UT_hash_handle hh;
+	uint64_t key[2];	/* upper st_dev, st_ino */
+	uint64_t ino;
+};
+
+struct ufs_fs {
+	struct ufs_config cfg;
+	struct ufs_branch *br;
+	int nbr;
+	struct ufs_node *root;
+	struct fuse_session *se;
+	pthread_mutex_t table_lock;
+	struct ufs_node *nodes;
+	struct ufs_origin *origins;
+	dev_t devs[UFS_MAX_BRANCHES * 2];	/* st_dev -> small index */
+	int ndevs;
+	pthread_mutex_t cu_locks[64];	/* copy-up of one node, by address */
+	pthread_mutex_t dir_lock;	/* directory copy-up (parents chains) */
+	int *retired;			/* fds no longer used, closed at unmount */
+	size_t nretired;
+	_Atomic uint64_t tmp_counter;
+	_Atomic uint64_t next_ino;	/* for objects on unknown devices */
+	double entry_timeout, attr_timeout;
+	bool am_root;
+};
+
+/* The result of resolving a name across branches (resolve.c). */
+struct ufs_lookup {
+	int branch;		/* top branch holding it, -1 if none */
+	struct stat st;		/* stat in `branch` */
+	int *dfd;		/* directories: per-branch fds (caller owns) */
+	bool lower;		/* a copy exists below `branch` (hidden by it) */
+};
+
+/* Open file / directory handle. */
+struct ufs_file {
+	int fd;
+	int oldfd;		/* fd before the last copy-up, closed at release */
+	int branch;		/* branch the fd was opened on */
+	int flags;
+	struct ufs_node *node;
+	pthread_mutex_t lock;
+};
+
+static inline struct ufs_fs *
+ufs_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ---- log.c ---- */
+enum ufs_loglevel { UFS_LOG_ERR, UFS_LOG_WARN, UFS_LOG_INFO, UFS_LOG_DEBUG };
+void ufs_log_init(const char *debug_file, bool debug);
+void ufs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool ufs_log_debug_on(void);
+#define ufs_dbg(...) do { if (ufs_log_debug_on()) ufs_log(UFS_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* ---- opts.c ---- */
+/* Parse argv into cfg and the libfuse args; returns 0, 1 (exit 0 after
+ * help/version) or -1 (error printed). */
+int ufs_opts_parse(int argc, char **argv, struct ufs_config *cfg, struct fuse_args *args);
+/* Split cfg->dirs into branches (paths resolved, fds opened); 0 or -1. */
+int ufs_branches_open(struct ufs_fs *fs);
+void ufs_config_free(struct ufs_config *cfg);
+void ufs_usage(const char *prog);
+
+/* ---- branch.c ---- */
+int br_fstatat(const struct ufs_fs *fs, int dirfd, const char *name, struct stat *st);
+int br_openat(int dirfd, const char *name, int flags, mode_t mode);
+int br_opendir_path(int dirfd, const char *name);
+int br_metafd(struct ufs_fs *fs, int b, bool create);
+int br_fd_path(int fd, char *buf, size_t size);
+int br_mkdirs_at(int basefd, const char *relpath, mode_t mode);
+int br_rmtree_at(int dirfd, const char *name);
+int br_first_rw_at_or_above(const struct ufs_fs *fs, int b);
+bool br_is_rw(const struct ufs_fs *fs, int b);
+void br_work_clean(struct ufs_fs *fs);
+int br_tmpname(struct ufs_fs *fs, char *buf, size_t size);
+
+/* ---- node.c ---- */
+int ufs_nodes_init(struct ufs_fs *fs);
+void ufs_nodes_destroy(struct ufs_fs *fs);
+struct ufs_node *ufs_node_get(struct ufs_fs *fs, fuse_ino_t ino);
+/* Find or create the node for a resolved child; takes one lookup ref. */
+struct ufs_node *ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+				 struct ufs_lookup *lk);
+void ufs_node_forget(struct ufs_fs *fs, struct ufs_node *n, uint64_t nlookup);
+void ufs_node_ref(struct ufs_fs *fs, struct ufs_node *n);
+void ufs_node_unref(struct ufs_fs *fs, struct ufs_node *n);
+void ufs_node_rekey(struct ufs_fs *fs, struct ufs_node *n, const struct stat *st);
+void ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *newparent,
+		    const char *newname);
+uint64_t ufs_ino_for(struct ufs_fs *fs, dev_t dev, ino_t ino);
+void ufs_origin_add(struct ufs_fs *fs, const struct stat *upper, uint64_t ino);
+/* Where a node lives in branch b: (dirfd, name), with a ref on the parent
+ * so the dirfd stays valid until ufs_loc_put(). */
+struct ufs_loc {
+	struct ufs_node *parent;	/* NULL for the root */
+	int dirfd;
+	char name[NAME_MAX + 1];
+};
+int ufs_loc_get(struct ufs_fs *fs, struct ufs_node *n, int b, struct ufs_loc *loc);
+void ufs_loc_put(struct ufs_fs *fs, struct ufs_loc *loc);
+int ufs_node_branch(struct ufs_node *n);
+int ufs_node_dfd(struct ufs_node *n, int b);
+void ufs_node_set_dfd(struct ufs_node *n, int b, int fd);
+/* Forget every per-branch fd of a directory except branch `keep`'s (after
+ * it was renamed away from its lower copies). */
+void ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep);
+void ufs_node_set_branch(struct ufs_fs *fs, struct ufs_node *n, int b);
+/* Path of n relative to the union root ("" for root); caller frees. */
+char *ufs_node_path(struct ufs_fs *fs, struct ufs_node *n);
+int ufs_node_stat(struct ufs_fs *fs, struct ufs_node *n, struct stat *st);
+void ufs_fill_stat(struct ufs_fs *fs, struct ufs_node *n, struct stat *st);
+
+/* ---- resolve.c ---- */
+int ufs_resolve(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+		struct ufs_lookup *lk);
+int ufs_resolve_below(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int below,
+		      struct ufs_lookup *lk);
+void ufs_lookup_release(struct ufs_fs *fs, struct ufs_lookup *lk);
+
+/* ---- whiteout.c ---- */
+/* True when branch b holds a whiteout for parent/name. */
+bool wo_exists(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name);
+int wo_create(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir);
+int wo_remove(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name);
+/* Remove markers of the subtree parent/name in b (after it became opaque). */
+void wo_remove_subtree(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name);
+/* Callback for each name whited out in directory dir on branch b. */
+typedef void (*wo_list_cb)(void *ctx, const char *name);
+void wo_list(struct ufs_fs *fs, struct ufs_node *dir, int b, wo_list_cb cb, void *ctx);
+bool wo_is_meta_name(const char *name);
+
+/* ---- copyup.c ---- */
+/* Make n live on an RW branch at or above `limit` (-1: nearest RW above
+ * its branch).  data=false skips file contents (for O_TRUNC).  0/-errno. */
+int cu_copyup(struct ufs_fs *fs, struct ufs_node *n, int limit, bool data);
+/* Make directory n exist in branch b (parents first). */
+int cu_dir_in_branch(struct ufs_fs *fs, struct ufs_node *n, int b);
+/* Copy the whole merged tree of directory n into its branch b. */
+int cu_dir_complete(struct ufs_fs *fs, struct ufs_node *n, int b);
+int cu_target_branch(struct ufs_fs *fs, int holder);
+
+/* ---- readdir.c ---- */
+struct ufs_dirent {
+	char *name;
+	uint64_t ino;
+	unsigned char type;
+};
+struct ufs_dir {
+	struct ufs_dirent *ents;
+	size_t n, cap;
+	pthread_mutex_t lock;
+	struct ufs_node *node;
+};
+int ufs_dir_load(struct ufs_fs *fs, struct ufs_node *n, struct ufs_dir *d);
+void ufs_dir_clear(struct ufs_dir *d);
+/* 0 when the merged directory shows no entries, -ENOTEMPTY otherwise. */
+int ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n);
+
+/* ---- cred.c ---- */
+struct ufs_cred {
+	bool changed;
+	uid_t uid;
+	gid_t gid;
+};
+int ufs_cred_enter(struct ufs_fs *fs, fuse_req_t req, struct ufs_cred *saved);
+void ufs_cred_leave(struct ufs_cred *saved);
+
+/* ---- ops*.c ---- */
+extern const struct fuse_lowlevel_ops ufs_ops;
+void ufs_op_init(void *userdata, struct fuse_conn_info *conn);
+void ufs_op_destroy(void *userdata);
+void ufs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ufs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void ufs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void ufs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ufs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		    struct fuse_file_info *fi);
+void ufs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void ufs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+void ufs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void ufs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void ufs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void ufs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void ufs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void ufs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ufs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ufs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		   const char *newname, unsigned int flags);
+void ufs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		   struct fuse_file_info *fi);
+void ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ufs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void ufs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
+		      struct fuse_file_info *fi);
+void ufs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ufs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ufs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void ufs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		      struct fuse_file_info *fi);
+void ufs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		  struct fuse_file_info *fi);
+void ufs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			    struct fuse_file_info *fi_out, size_t len, int flags);
+void ufs_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		  struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		  size_t out_bufsz);
+void ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ufs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void ufs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi);
+void ufs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ufs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void ufs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		     size_t size, int flags);
+void ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void ufs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void ufs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* ops_entry.c helpers shared by the other handler files */
+void ufs_reply_entry(fuse_req_t req, struct ufs_fs *fs, struct ufs_node *parent,
+		     const char *name, int err);
+int ufs_fill_entry(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+		   struct fuse_entry_param *e, struct ufs_node **out);
+/* Make n writable (copy-up with cow, else EROFS); data as in cu_copyup. */
+int ufs_make_writable(struct ufs_fs *fs, struct ufs_node *n, bool data);
+
+/* ops_file.c */
+struct ufs_file *ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch,
+			      int flags);
+int ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f);
+
+#endif
