@@ -120,8 +120,9 @@ int cgfs_read_line(int dirfd, const char *file, char *buf, size_t size);
 int cgfs_parse_key(char *buf, const char *key, long *val);
 /* Read the "KEY VALUE" line of a flat keyed file such as cgroup.events. */
 int cgfs_read_key(int dirfd, const char *file, const char *key, long *val);
-/* Write s with O_APPEND: kernfs ignores the offset, and on a plain-file
- * fake tree every write stays visible as a log line after the first. */
+/* Write s plus a newline with O_APPEND in one write(): kernfs ignores the
+ * offset, and on a plain-file fake tree every write stays visible as a log
+ * line after the first (which is what readers look at). */
 int cgfs_write(int dirfd, const char *file, const char *s);
 /* All numbers in a PID/TID list file; *pids is malloc'd, caller frees. */
 int cgfs_read_pids(int dirfd, const char *file, pid_t **pids, size_t *n);

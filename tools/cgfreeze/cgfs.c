@@ -187,12 +187,16 @@ cgfs_read_key(int dirfd, const char *file, const char *key, long *val)
 int
 cgfs_write(int dirfd, const char *file, const char *s)
 {
-	int err;
-	int fd = openat(dirfd, file, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	char line[64];
+	int err, fd, len = snprintf(line, sizeof(line), "%s\n", s);
 
+	/* one write() per value: kernfs treats every write as one command */
+	if (len < 0 || (size_t)len >= sizeof(line))
+		return -EINVAL;
+	fd = openat(dirfd, file, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	err = cm_write_full(fd, s, strlen(s));
+	err = cm_write_full(fd, line, (size_t)len);
 	if (close(fd) < 0 && err == 0)
 		err = -errno;
 	return err;

@@ -124,9 +124,10 @@ add_thread(struct cg_opts *o, const char *arg)
 	return CM_EX_OK;
 }
 
-/* Handle one option; *used collects the per-command option bits. */
+/* Handle one option; *used collects the per-command option bits; bad is
+ * the argument being parsed, for messages. */
 static int
-parse_opt(struct cg_opts *o, int c, unsigned *used)
+parse_opt(struct cg_opts *o, int c, unsigned *used, const char *bad)
 {
 	switch (c) {
 	case 'm':
@@ -165,9 +166,10 @@ parse_opt(struct cg_opts *o, int c, unsigned *used)
 	case 'q':
 		o->quiet = true;
 		return CM_EX_OK;
+	case ':':
+		return usage_error("option '%s' needs an argument", bad);
 	default:
-		fprintf(stderr, "%s: invalid option (see cgfreeze --help)\n", cm_prog());
-		return CM_EX_USAGE;
+		return usage_error("unknown option '%s'", bad);
 	}
 }
 
@@ -197,7 +199,8 @@ parse_args(int argc, char **argv, struct cg_opts *o, unsigned *used, struct cg_a
 			end = i;
 			break;
 		}
-	while ((c = getopt_long(end, argv, "m:r:t:nkT:jqhV", long_opts, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(end, argv, ":m:r:t:nkT:jqhV", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
 			exit(CM_EX_OK);
@@ -206,7 +209,7 @@ parse_args(int argc, char **argv, struct cg_opts *o, unsigned *used, struct cg_a
 			printf("cgfreeze (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			exit(CM_EX_OK);
 		}
-		if ((rc = parse_opt(o, c, used)) != CM_EX_OK)
+		if ((rc = parse_opt(o, c, used, argv[optind - 1])) != CM_EX_OK)
 			return rc;
 	}
 	a->v = calloc((size_t)argc + 1, sizeof(*a->v));
@@ -226,8 +229,11 @@ check_usage(const struct cg_cmd *cmd, unsigned used, const struct cg_args *a)
 {
 	int n = a->n - 1;
 
-	if (used & ~cmd->opts)
-		return usage_error("an option given is not valid for '%s'", cmd->name);
+	static const char *const names[] = {"--timeout", "--no-wait", "--kill", "--thread"};
+
+	for (unsigned bit = 0; bit < 4; bit++)
+		if (used & ~cmd->opts & (1u << bit))
+			return usage_error("option %s is not valid for '%s'", names[bit], cmd->name);
 	if (cmd == find_cmd("run") && (a->dashdash != 2 || n < 2))
 		return usage_error("%s: expected run NAME -- CMD [ARG...]", cmd->name);
 	if (n < cmd->min_args)
