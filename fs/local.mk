@@ -6,6 +6,12 @@ fs_unionfs_SOURCES = fs/ufs.h fs/main.c fs/opts.c fs/log.c fs/branch.c fs/node.c
 fs_unionfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) -pthread
 fs_unionfs_LDADD = $(FUSE3_LIBS) -lpthread
 
-# mount(8) helper so that fstab entries of type "unionfs" work.
-sbin_SCRIPTS = fs/mount.unionfs
-EXTRA_DIST += fs/mount.unionfs
+# mount(8) helper so that fstab entries of type "unionfs" work.  mount(8)
+# looks for helpers in /sbin, so it goes there unless told otherwise.
+mounthelperdir = $(MOUNT_HELPER_DIR)
+mounthelper_SCRIPTS = fs/mount.unionfs
+EXTRA_DIST += fs/mount.unionfs.in
+CLEANFILES += fs/mount.unionfs
+fs/mount.unionfs: $(srcdir)/fs/mount.unionfs.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) fs && sed -e 's|@bindir[@]|$(bindir)|g' $(srcdir)/fs/mount.unionfs.in > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+all-local: fs/mount.unionfs
