@@ -1,0 +1,172 @@
+"""Concurrency: parallel copy-ups of different files, racing copy-ups of one
+file, readers during copy-up, parallel creates.  Sizes are a few MiB; every
+test checks contents byte for byte."""
+import hashlib
+import os
+import threading
+
+import pytest
+
+from fsutil import read, write
+
+pytestmark = pytest.mark.fuse
+
+THREADS = 16
+SIZE = 2 << 20
+
+
+def pattern(seed, size=SIZE):
+    """Deterministic, position-dependent content: a misplaced or truncated
+    block never matches."""
+    block = hashlib.sha256(b"%d" % seed).digest() * 2048  # 64 KiB
+    out = bytearray()
+    for i in range(size // len(block)):
+        out += b"%08d" % i + block[8:]
+    return bytes(out)
+
+
+def run_threads(fn, n=THREADS):
+    errors = []
+    barrier = threading.Barrier(n)
+
+    def wrap(i):
+        try:
+            barrier.wait()
+            fn(i)
+        except BaseException as e:  # reported below
+            errors.append((i, e))
+    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not [t for t in threads if t.is_alive()], "threads hung"
+    assert not errors, errors
+
+
+@pytest.fixture
+def lower(mount_union):
+    return mount_union("rw-ro", opts="cow,threads=8", start=False)
+
+
+def test_parallel_copy_up_of_different_files(lower):
+    datas = [pattern(i) for i in range(THREADS)]
+    for i, d in enumerate(datas):
+        write(lower.b["ro1"].p("f%02d" % i), d, "wb")
+    lower.start()
+
+    def work(i):
+        with open(lower.m("f%02d" % i), "r+b") as f:
+            f.seek(SIZE // 2)
+            f.write(b"thread %02d" % i)
+    run_threads(work)
+    for i, d in enumerate(datas):
+        mark = b"thread %02d" % i
+        want = d[:SIZE // 2] + mark + d[SIZE // 2 + len(mark):]
+        assert read(lower.m("f%02d" % i), "rb") == want, i
+        assert read(lower.b["rw1"].p("f%02d" % i), "rb") == want, i
+        assert read(lower.b["ro1"].p("f%02d" % i), "rb") == d, i
+
+
+def test_racing_copy_up_of_one_file_keeps_every_write(lower):
+    data = pattern(99)
+    write(lower.b["ro1"].p("shared"), data, "wb")
+    lower.start()
+    slot = 4096
+
+    def work(i):
+        fd = os.open(lower.m("shared"), os.O_WRONLY)
+        try:
+            os.pwrite(fd, bytes([65 + i]) * slot, i * 65536)
+        finally:
+            os.close(fd)
+    run_threads(work)
+    want = bytearray(data)
+    for i in range(THREADS):
+        want[i * 65536:i * 65536 + slot] = bytes([65 + i]) * slot
+    assert read(lower.m("shared"), "rb") == bytes(want)
+    assert read(lower.b["rw1"].p("shared"), "rb") == bytes(want)
+
+
+def test_racing_metadata_copy_up_of_one_file(lower):
+    write(lower.b["ro1"].p("shared"), pattern(7), "wb")
+    lower.start()
+    run_threads(lambda i: os.setxattr(lower.m("shared"), "user.t%02d" % i, b"%d" % i))
+    names = os.listxattr(lower.b["rw1"].p("shared"))
+    assert sorted(n for n in names if n.startswith("user.t")) == ["user.t%02d" % i for i in range(THREADS)]
+    assert read(lower.b["rw1"].p("shared"), "rb") == pattern(7)
+
+
+def test_readers_never_see_partial_copy(lower):
+    data = pattern(5, 4 << 20)
+    write(lower.b["ro1"].p("big"), data, "wb")
+    lower.start()
+    stop = threading.Event()
+    bad = []
+    reads = [0]
+
+    def reader():
+        while not stop.is_set():
+            got = read(lower.m("big"), "rb")
+            reads[0] += 1
+            if got != data:
+                bad.append((len(got), got[:16]))
+                return
+    readers = [threading.Thread(target=reader) for _ in range(4)]
+    for t in readers:
+        t.start()
+    try:
+        os.setxattr(lower.m("big"), "user.copyup", b"1")
+        for _ in range(3):
+            read(lower.m("big"), "rb")
+    finally:
+        stop.set()
+        for t in readers:
+            t.join(60)
+    assert not bad
+    assert read(lower.b["rw1"].p("big"), "rb") == data
+
+
+def test_reader_open_before_copy_up_sees_new_data(lower):
+    data = pattern(3)
+    write(lower.b["ro1"].p("big"), data, "wb")
+    lower.start()
+    with open(lower.m("big"), "rb") as r:
+        assert r.read(10) == data[:10]
+        with open(lower.m("big"), "r+b") as w:
+            w.seek(SIZE - 8)
+            w.write(b"NEWDATA!")
+        r.seek(SIZE - 8)
+        assert r.read() == b"NEWDATA!"
+
+
+def test_parallel_creates_in_one_directory(lower):
+    lower.start()
+
+    def work(i):
+        for j in range(50):
+            write(lower.m("common_dir/t%02d_%02d" % (i, j)), "%d %d" % (i, j))
+    run_threads(work)
+    names = set(os.listdir(lower.m("common_dir")))
+    want = {"t%02d_%02d" % (i, j) for i in range(THREADS) for j in range(50)}
+    assert want <= names
+    assert set(os.listdir(lower.b["rw1"].p("common_dir"))) >= want
+    assert read(lower.m("common_dir/t07_33")) == "7 33"
+
+
+def test_parallel_create_in_lower_only_tree(lower):
+    os.makedirs(lower.b["ro1"].p("deep/a/b"))
+    lower.start()
+    run_threads(lambda i: write(lower.m("deep/a/b/n%02d" % i), "x"))
+    assert len(os.listdir(lower.b["rw1"].p("deep/a/b"))) == THREADS
+    assert len(os.listdir(lower.m("deep/a/b"))) == THREADS
+
+
+def test_parallel_unlink_of_lower_files(lower):
+    for i in range(THREADS):
+        write(lower.b["ro1"].p("common_dir/u%02d" % i), "x")
+    lower.start()
+    run_threads(lambda i: os.unlink(lower.m("common_dir/u%02d" % i)))
+    assert not any(n.startswith("u") for n in os.listdir(lower.m("common_dir")))
+    for i in range(THREADS):
+        assert os.path.isfile(lower.b["rw1"].hidden("common_dir/u%02d" % i))
