@@ -5,8 +5,12 @@ fake freezer.state whose first line says FREEZING stays FREEZING forever,
 and every value written lands after it as a log line.  These tests need no
 privileges and touch no real cgroup.
 """
+import json
 import os
 import pathlib
+import signal
+import subprocess
+import time
 import shutil
 import tempfile
 
@@ -138,3 +142,37 @@ def test_symlinked_group_is_not_followed(cg, tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "g")
     r = cg.run("--root", tmp_path, "--mode", "v1", "freeze", "link", "--timeout", "0.1")
     assert r.returncode == 3
+
+
+def test_sigterm_during_freeze_thaws_back(cg, tmp_path):
+    g = make_v1(tmp_path)
+    p = subprocess.Popen([cg.binary, "--root", str(tmp_path), "--mode", "v1", "freeze", "g",
+                          "--timeout", "60"], stderr=subprocess.PIPE, text=True)
+    try:
+        # wait until the retry loop is running, then interrupt it
+        deadline = time.monotonic() + 10
+        while len(writes(g / "freezer.state")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1
+    assert "interrupted" in err and "thawed back" in err
+    assert writes(g / "freezer.state")[-1] == "THAWED"
+
+
+def test_quiet_freeze_prints_nothing(cg, tmp_path):
+    make_v2(tmp_path, frozen="1")
+    r = cg.ok("--root", tmp_path, "--mode", "v2", "-q", "freeze", "g")
+    assert r.stdout == "" and r.stderr == ""
+
+
+def test_json_freeze_result(cg, tmp_path):
+    make_v2(tmp_path, frozen="1")
+    r = cg.ok("--root", tmp_path, "--mode", "v2", "--json", "freeze", "g")
+    assert json.loads(r.stdout) == {"name": "g", "hierarchy": "v2", "state": "FROZEN",
+                                    "self_freezing": False, "parent_freezing": False,
+                                    "procs": 0, "tasks": 0, "changed": True}

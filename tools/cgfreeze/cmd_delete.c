@@ -48,6 +48,8 @@ kill_all(const struct cg_ctx *ctx, const char *name, int gfd, double timeout, lo
 	while ((n = kill_round(ctx, name, gfd)) > 0) {
 		if (*killed < 0)
 			*killed = n;
+		if (cg_interrupted)
+			return -EINTR;
 		if (cg_now() >= deadline)
 			return -ETIMEDOUT;
 		cg_sleep(10e-3);
@@ -141,8 +143,12 @@ cmd_delete(struct cg_ctx *ctx, int argc, char **argv)
 	if (rc != CM_EX_OK)
 		return rc;
 	if (err == -ETIMEDOUT) {
-		cm_error(ctx->cmd, name, "processes still present after %.1f s", timeout);
+		cm_error(ctx->cmd, name, "processes still present after %.3g s", timeout);
 		return CM_EX_TIMEOUT;
+	}
+	if (err == -EINTR) {
+		cm_error(ctx->cmd, name, "interrupted by signal %d", (int)cg_interrupted);
+		return CM_EX_FAIL;
 	}
 	if (err == 0)
 		err = remove_group(ctx, name);

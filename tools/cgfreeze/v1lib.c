@@ -147,12 +147,14 @@ v1_lib_delete(const char *name)
 int
 v1_lib_mount(const char *ctrl, char **mnt)
 {
+	char first[FILENAME_MAX];
 	int rc, err = v1_lib_init();
 
 	*mnt = NULL;
 	if (err < 0)
 		return err;
-	rc = cgroup_get_subsys_mount_point(ctrl, mnt);
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(ctrl, ","), ctrl);
+	rc = cgroup_get_subsys_mount_point(first, mnt);
 	if (rc == ECGROUPNOTEXIST || rc == ECGROUPSUBSYSNOTMOUNTED)
 		return -ENODEV;
 	return v1_lib_err(rc);
@@ -227,7 +229,20 @@ hier_start(struct hier *h, const struct cgroup_mount_point *mp)
 	h->wanted = false;
 }
 
-/* Controllers come grouped by mount point, as lscgroup prints them. */
+/* Is name one of the comma-separated controllers in list? */
+static bool
+in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, len) && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* Controllers come grouped by mount point, as lscgroup prints them;
+ * ctrl may name several, comma-separated, like lscgroup's argument. */
 int
 v1_lib_list(const char *ctrl, const char *path, v1_emit_fn emit, void *arg)
 {
@@ -248,7 +263,7 @@ v1_lib_list(const char *ctrl, const char *path, v1_emit_fn emit, void *arg)
 				err = list_one(h.first, h.ctrls, path, emit, arg);
 			hier_start(&h, &mp);
 		}
-		if (!ctrl || !strcmp(ctrl, mp.name))
+		if (!ctrl || in_list(ctrl, mp.name))
 			h.wanted = found = true;
 	}
 	if (handle)
