@@ -90,8 +90,9 @@ check_removable(const struct cg_ctx *ctx, const char *name, int gfd)
 	if (procs < 0)
 		return cg_fail(ctx, name, (int)-procs);
 	if (procs > 0 && !ctx->opt.kill) {
-		cm_error(ctx->cmd, name, "group still has %ld process%s; use --kill or move them out",
-			 procs, procs == 1 ? "" : "es");
+		cm_error(ctx->cmd, name,
+			 "group still has %ld process%s; use --kill or move them out", procs,
+			 procs == 1 ? "" : "es");
 		return CM_EX_FAIL;
 	}
 	return CM_EX_OK;

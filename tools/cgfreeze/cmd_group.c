@@ -70,8 +70,10 @@ move_error(const struct cg_ctx *ctx, const char *name, pid_t pid, int err)
 		}
 		break;
 	case EBUSY:
-		cm_error(ctx->cmd, name, "cannot move %d: group has controllers enabled for "
-					 "its children (cgroup v2 no-internal-process rule)", (int)pid);
+		cm_error(ctx->cmd, name,
+			 "cannot move %d: group has controllers enabled for "
+			 "its children (cgroup v2 no-internal-process rule)",
+			 (int)pid);
 		return CM_EX_FAIL;
 	}
 	cm_error(ctx->cmd, name, "cannot move %d: %s", (int)pid,
@@ -81,8 +83,8 @@ move_error(const struct cg_ctx *ctx, const char *name, pid_t pid, int err)
 
 /* Move pids into gfd/file, recording each in mv[*done]; on failure undo. */
 static int
-moves_do(const struct cg_ctx *ctx, const char *name, int gfd, const char *file,
-	 const pid_t *pids, size_t n, struct cg_move *mv, size_t *done)
+moves_do(const struct cg_ctx *ctx, const char *name, int gfd, const char *file, const pid_t *pids,
+	 size_t n, struct cg_move *mv, size_t *done)
 {
 	for (size_t i = 0; i < n; i++) {
 		int err;
@@ -145,7 +147,10 @@ report_moves(const struct cg_ctx *ctx, const char *name, bool created, const str
 	if (n == 0)
 		return;
 	printf("moved %zu %s into %s:", n,
-	       ctx->opt.ntids ? "task(s)" : n == 1 ? "process" : "processes", name);
+	       ctx->opt.ntids ? "task(s)"
+	       : n == 1	      ? "process"
+			      : "processes",
+	       name);
 	for (size_t i = 0; i < n; i++)
 		printf(" %d", (int)mv[i].pid);
 	putchar('\n');
@@ -227,8 +232,8 @@ cmd_add(struct cg_ctx *ctx, int argc, char **argv)
 	if (rc == CM_EX_OK) {
 		size_t before = done;
 
-		rc = moves_do(ctx, name, gfd, thread_file(ctx), ctx->opt.tids, ctx->opt.ntids,
-			      mv, &done);
+		rc = moves_do(ctx, name, gfd, thread_file(ctx), ctx->opt.tids, ctx->opt.ntids, mv,
+			      &done);
 		if (rc != CM_EX_OK)
 			moves_undo(ctx, "cgroup.procs", mv, before);
 	}
@@ -253,8 +258,10 @@ cmd_run(struct cg_ctx *ctx, int argc, char **argv)
 		return rc;
 	err = cg_status_read(ctx, argv[0], gfd, &st);
 	if (err == 0 && (st.state != CG_THAWED || st.self)) {
-		cm_error(ctx->cmd, argv[0], "group is %s; thaw it first (the command would "
-					    "stop at once)", cg_fstate_name(st.state));
+		cm_error(ctx->cmd, argv[0],
+			 "group is %s; thaw it first (the command would "
+			 "stop at once)",
+			 cg_fstate_name(st.state));
 		close(gfd);
 		return CM_EX_FAIL;
 	}

@@ -352,7 +352,8 @@ cmd_ls(struct cg_ctx *ctx, int argc, char **argv)
 		cm_json_end(&o.j);
 	}
 	if (err == -ENODEV) {
-		cm_error(ctx->cmd, ctrl, "no such controller%s", ctx->opt.root ? " under --root" : "");
+		cm_error(ctx->cmd, ctrl, "no such controller%s",
+			 ctx->opt.root ? " under --root" : "");
 		return CM_EX_NOTFOUND;
 	}
 	if (err == -ENOENT) {

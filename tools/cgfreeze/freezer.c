@@ -56,8 +56,8 @@ void
 cg_sleep(double seconds)
 {
 	struct timespec ts = {
-		.tv_sec = (time_t)seconds,
-		.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9),
+	    .tv_sec = (time_t)seconds,
+	    .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9),
 	};
 
 	nanosleep(&ts, NULL);
@@ -194,7 +194,8 @@ v2_parent_freezing(const struct cg_ctx *ctx, const char *name)
 		fd = cgfs_open_dir(ctx->rootfd, copy);
 		if (fd < 0)
 			break;
-		frozen = cgfs_read_line(fd, "cgroup.freeze", buf, sizeof(buf)) == 0 && buf[0] == '1';
+		frozen =
+		    cgfs_read_line(fd, "cgroup.freeze", buf, sizeof(buf)) == 0 && buf[0] == '1';
 		close(fd);
 	}
 	free(copy);

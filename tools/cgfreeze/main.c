@@ -34,64 +34,64 @@ struct cg_cmd {
 };
 
 static const struct cg_cmd commands[] = {
-	{"mode", cmd_mode, 0, 0, 0, false, false},
-	{"create", cmd_create, 1, -1, 0, true, true},
-	{"add", cmd_add, 1, -1, OPT_THREAD, true, true},
-	{"run", cmd_run, 2, -1, 0, true, true},
-	{"freeze", cmd_freeze, 1, 1, OPT_TIMEOUT | OPT_NOWAIT, true, true},
-	{"thaw", cmd_thaw, 1, 1, OPT_TIMEOUT, true, true},
-	{"state", cmd_state, 1, -1, 0, true, false},
-	{"pids", cmd_pids, 1, 1, 0, true, false},
-	{"delete", cmd_delete, 1, 1, OPT_KILL | OPT_TIMEOUT, true, true},
-	{"cgroups", cmd_cgroups, 1, 1, 0, false, false},
-	{"ls", cmd_ls, 0, 1, 0, false, false},
+    {"mode", cmd_mode, 0, 0, 0, false, false},
+    {"create", cmd_create, 1, -1, 0, true, true},
+    {"add", cmd_add, 1, -1, OPT_THREAD, true, true},
+    {"run", cmd_run, 2, -1, 0, true, true},
+    {"freeze", cmd_freeze, 1, 1, OPT_TIMEOUT | OPT_NOWAIT, true, true},
+    {"thaw", cmd_thaw, 1, 1, OPT_TIMEOUT, true, true},
+    {"state", cmd_state, 1, -1, 0, true, false},
+    {"pids", cmd_pids, 1, 1, 0, true, false},
+    {"delete", cmd_delete, 1, 1, OPT_KILL | OPT_TIMEOUT, true, true},
+    {"cgroups", cmd_cgroups, 1, 1, 0, false, false},
+    {"ls", cmd_ls, 0, 1, 0, false, false},
 };
 
 static const char usage_text[] =
-	"Usage: cgfreeze [OPTIONS] COMMAND [ARGS]\n"
-	"Freeze and thaw groups of processes with the cgroup freezer (v1 or v2).\n"
-	"\n"
-	"Commands:\n"
-	"  mode                      show the cgroup layout and the freezer in use\n"
-	"  create NAME [PID...]      create a group, optionally moving processes in\n"
-	"  add NAME PID...           move whole processes (all threads) into a group\n"
-	"  add NAME --thread TID     move a single thread\n"
-	"  run NAME -- CMD [ARG...]  run a command inside a group (like cgexec)\n"
-	"  freeze NAME               freeze and wait until really frozen\n"
-	"  thaw NAME                 thaw\n"
-	"  state NAME...             NAME HIERARCHY STATE SELF PARENT PROCS TASKS\n"
-	"  pids NAME                 list the processes in a group\n"
-	"  delete NAME [--kill]      remove a group (--kill: kill its processes first)\n"
-	"  cgroups PID               show the parsed /proc/PID/cgroup\n"
-	"  ls [CONTROLLER[:PATH]]    list groups, lscgroup style, plus the cgroup2 tree\n"
-	"\n"
-	"Options:\n"
-	"  -m, --mode auto|v1|v2     freezer to use (auto: v1 when mounted, else cgroup2)\n"
-	"  -r, --root DIR            use the hierarchy mounted at DIR (or a plain test tree)\n"
-	"  -t, --timeout SECONDS     freeze/thaw/delete --kill wait limit (default 10)\n"
-	"  -n, --no-wait             freeze: request the freeze and return at once\n"
-	"  -k, --kill                delete: kill the group's processes first\n"
-	"  -T, --thread TID          add: move one thread (repeatable)\n"
-	"  -j, --json                print one JSON document\n"
-	"  -q, --quiet               print nothing on success\n"
-	"  -h, --help                show this help\n"
-	"  -V, --version             show the version\n"
-	"\n"
-	"Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 permission denied,\n"
-	"5 not supported, 6 already exists, 7 timeout.\n";
+    "Usage: cgfreeze [OPTIONS] COMMAND [ARGS]\n"
+    "Freeze and thaw groups of processes with the cgroup freezer (v1 or v2).\n"
+    "\n"
+    "Commands:\n"
+    "  mode                      show the cgroup layout and the freezer in use\n"
+    "  create NAME [PID...]      create a group, optionally moving processes in\n"
+    "  add NAME PID...           move whole processes (all threads) into a group\n"
+    "  add NAME --thread TID     move a single thread\n"
+    "  run NAME -- CMD [ARG...]  run a command inside a group (like cgexec)\n"
+    "  freeze NAME               freeze and wait until really frozen\n"
+    "  thaw NAME                 thaw\n"
+    "  state NAME...             NAME HIERARCHY STATE SELF PARENT PROCS TASKS\n"
+    "  pids NAME                 list the processes in a group\n"
+    "  delete NAME [--kill]      remove a group (--kill: kill its processes first)\n"
+    "  cgroups PID               show the parsed /proc/PID/cgroup\n"
+    "  ls [CONTROLLER[:PATH]]    list groups, lscgroup style, plus the cgroup2 tree\n"
+    "\n"
+    "Options:\n"
+    "  -m, --mode auto|v1|v2     freezer to use (auto: v1 when mounted, else cgroup2)\n"
+    "  -r, --root DIR            use the hierarchy mounted at DIR (or a plain test tree)\n"
+    "  -t, --timeout SECONDS     freeze/thaw/delete --kill wait limit (default 10)\n"
+    "  -n, --no-wait             freeze: request the freeze and return at once\n"
+    "  -k, --kill                delete: kill the group's processes first\n"
+    "  -T, --thread TID          add: move one thread (repeatable)\n"
+    "  -j, --json                print one JSON document\n"
+    "  -q, --quiet               print nothing on success\n"
+    "  -h, --help                show this help\n"
+    "  -V, --version             show the version\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 permission denied,\n"
+    "5 not supported, 6 already exists, 7 timeout.\n";
 
 static const struct option long_opts[] = {
-	{"mode", required_argument, NULL, 'm'},
-	{"root", required_argument, NULL, 'r'},
-	{"timeout", required_argument, NULL, 't'},
-	{"no-wait", no_argument, NULL, 'n'},
-	{"kill", no_argument, NULL, 'k'},
-	{"thread", required_argument, NULL, 'T'},
-	{"json", no_argument, NULL, 'j'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"mode", required_argument, NULL, 'm'},
+    {"root", required_argument, NULL, 'r'},
+    {"timeout", required_argument, NULL, 't'},
+    {"no-wait", no_argument, NULL, 'n'},
+    {"kill", no_argument, NULL, 'k'},
+    {"thread", required_argument, NULL, 'T'},
+    {"json", no_argument, NULL, 'j'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -233,7 +233,8 @@ check_usage(const struct cg_cmd *cmd, unsigned used, const struct cg_args *a)
 
 	for (unsigned bit = 0; bit < 4; bit++)
 		if (used & ~cmd->opts & (1u << bit))
-			return usage_error("option %s is not valid for '%s'", names[bit], cmd->name);
+			return usage_error("option %s is not valid for '%s'", names[bit],
+					   cmd->name);
 	if (cmd == find_cmd("run") && (a->dashdash != 2 || n < 2))
 		return usage_error("%s: expected run NAME -- CMD [ARG...]", cmd->name);
 	if (n < cmd->min_args)

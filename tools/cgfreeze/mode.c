@@ -26,10 +26,9 @@
 	"this kernel has no cgroup v1 freezer (CONFIG_CGROUP_FREEZER) and no cgroup2 is "          \
 	"mounted; try: mount -t cgroup2 none /sys/fs/cgroup"
 #define HINT_MODE_V1                                                                               \
-	"the cgroup v1 freezer is not mounted (--mode v1); try: mkdir -p /sys/fs/cgroup/freezer " \
+	"the cgroup v1 freezer is not mounted (--mode v1); try: mkdir -p /sys/fs/cgroup/freezer "  \
 	"&& mount -t cgroup -o freezer freezer /sys/fs/cgroup/freezer"
-#define HINT_MODE_V1_NOKERNEL                                                                      \
-	"this kernel has no cgroup v1 freezer (--mode v1); use --mode v2"
+#define HINT_MODE_V1_NOKERNEL "this kernel has no cgroup v1 freezer (--mode v1); use --mode v2"
 #define HINT_MODE_V2                                                                               \
 	"cgroup2 is not mounted (--mode v2); try: mkdir -p /sys/fs/cgroup/unified && mount -t "    \
 	"cgroup2 none /sys/fs/cgroup/unified"
@@ -105,7 +104,8 @@ scan_line(struct cg_mounts *m, char *line, bool *any_v1)
 	for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
 		f[n++] = t;
 	save = NULL;
-	for (char *t = strtok_r(dash + 3, " \n", &save); t && n < 8; t = strtok_r(NULL, " \n", &save))
+	for (char *t = strtok_r(dash + 3, " \n", &save); t && n < 8;
+	     t = strtok_r(NULL, " \n", &save))
 		f[n++] = t;
 	if (n < 8)
 		return 0;
@@ -225,7 +225,8 @@ open_custom(struct cg_ctx *ctx, const char **why)
 	if (ctx->fake && ctx->opt.mode != CG_MODE_AUTO)
 		ctx->ver = ctx->opt.mode == CG_MODE_V1 ? CG_V1 : CG_V2;
 	else if (ctx->fake)
-		ctx->ver = faccessat(ctx->rootfd, "cgroup.controllers", F_OK, 0) == 0 ? CG_V2 : CG_V1;
+		ctx->ver =
+		    faccessat(ctx->rootfd, "cgroup.controllers", F_OK, 0) == 0 ? CG_V2 : CG_V1;
 	mnt = ctx->ver == CG_V1 ? ctx->mounts.freezer : ctx->mounts.unified;
 	real = realpath(ctx->root, NULL);
 	ctx->own_mount = !ctx->fake && real && mnt && !strcmp(real, mnt);

@@ -137,8 +137,8 @@ v1_lib_delete(const char *name)
 		return -ENOMEM;
 	/* EMPTY_ONLY: never let libcgroup migrate tasks to the parent. */
 	rc = cgroup_add_controller(cg, "freezer")
-		     ? cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_EMPTY_ONLY)
-		     : ECGFAIL;
+		 ? cgroup_delete_cgroup_ext(cg, CGFLAG_DELETE_EMPTY_ONLY)
+		 : ECGFAIL;
 	err = rc == ECGNONEMPTY ? -EBUSY : v1_lib_err(rc);
 	cgroup_free(&cg);
 	return err;
