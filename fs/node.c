@@ -132,6 +132,8 @@ ufs_nodes_init(struct ufs_fs *fs)
 
 	pthread_mutex_init(&fs->table_lock, NULL);
 	pthread_mutex_init(&fs->dir_lock, NULL);
+	pthread_mutex_init(&fs->handle_lock, NULL);
+	fs->handles.next = fs->handles.prev = &fs->handles;
 	for (size_t i = 0; i < sizeof(fs->cu_locks) / sizeof(fs->cu_locks[0]); i++)
 		pthread_mutex_init(&fs->cu_locks[i], NULL);
 	atomic_init(&fs->next_ino, 1ULL << 63);
@@ -409,7 +411,7 @@ ufs_node_path(struct ufs_fs *fs, struct ufs_node *n)
 
 	pthread_mutex_lock(&fs->table_lock);
 	for (struct ufs_node *p = n; p && p->parent; p = p->parent)
-		len += strlen(p->name) + 1;
+		len += strlen(p->name) + (p == n ? 0 : 1);
 	path = malloc(len + 1);
 	if (path) {
 		off = len;

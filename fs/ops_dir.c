@@ -16,6 +16,17 @@ dir_of(struct fuse_file_info *fi)
 	return (struct ufs_dir *)(uintptr_t)fi->fh;
 }
 
+static void
+dir_release(struct ufs_fs *fs, struct ufs_handle *h)
+{
+	struct ufs_dir *d = (struct ufs_dir *)h;
+
+	ufs_dir_clear(d);
+	ufs_node_unref(fs, d->node);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
 void
 ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -29,6 +40,7 @@ ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	d->node = ufs_node_get(fs, ino);
 	pthread_mutex_init(&d->lock, NULL);
 	ufs_node_ref(fs, d->node);
+	ufs_handle_add(fs, &d->h, dir_release);
 	fi->fh = (uintptr_t)d;
 	/* The kernel may cache the listing only while nothing else can change
 	 * the branches (cache=always); our own changes invalidate it. */
@@ -126,10 +138,8 @@ ufs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ufs_dir *d = dir_of(fi);
 
 	(void)ino;
-	ufs_dir_clear(d);
-	ufs_node_unref(ufs_fs(req), d->node);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	ufs_handle_del(ufs_fs(req), &d->h);
+	dir_release(ufs_fs(req), &d->h);
 	fuse_reply_err(req, 0);
 }
 

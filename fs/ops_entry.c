@@ -30,7 +30,7 @@ ufs_op_init(void *userdata, struct fuse_conn_info *conn)
 void
 ufs_op_destroy(void *userdata)
 {
-	(void)userdata;
+	ufs_handles_release_all(userdata);
 }
 
 int

@@ -25,6 +25,52 @@ backing_flags(int flags)
 	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
 }
 
+void
+ufs_handle_add(struct ufs_fs *fs, struct ufs_handle *h,
+	       void (*release)(struct ufs_fs *, struct ufs_handle *))
+{
+	h->release = release;
+	pthread_mutex_lock(&fs->handle_lock);
+	h->next = fs->handles.next;
+	h->prev = &fs->handles;
+	h->next->prev = h;
+	fs->handles.next = h;
+	pthread_mutex_unlock(&fs->handle_lock);
+}
+
+void
+ufs_handle_del(struct ufs_fs *fs, struct ufs_handle *h)
+{
+	pthread_mutex_lock(&fs->handle_lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	pthread_mutex_unlock(&fs->handle_lock);
+}
+
+void
+ufs_handles_release_all(struct ufs_fs *fs)
+{
+	while (fs->handles.next != &fs->handles) {
+		struct ufs_handle *h = fs->handles.next;
+
+		ufs_handle_del(fs, h);
+		h->release(fs, h);
+	}
+}
+
+static void
+file_release(struct ufs_fs *fs, struct ufs_handle *h)
+{
+	struct ufs_file *f = (struct ufs_file *)h;
+
+	close(f->fd);
+	if (f->oldfd >= 0)
+		close(f->oldfd);
+	ufs_node_unref(fs, f->node);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
 struct ufs_file *
 ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch, int flags)
 {
@@ -39,6 +85,7 @@ ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch, int flag
 	f->node = n;
 	pthread_mutex_init(&f->lock, NULL);
 	ufs_node_ref(fs, n);
+	ufs_handle_add(fs, &f->h, file_release);
 	return f;
 }
 
@@ -154,12 +201,8 @@ ufs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ufs_file *f = file_of(fi);
 
 	(void)ino;
-	close(f->fd);
-	if (f->oldfd >= 0)
-		close(f->oldfd);
-	ufs_node_unref(ufs_fs(req), f->node);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	ufs_handle_del(ufs_fs(req), &f->h);
+	file_release(ufs_fs(req), &f->h);
 	fuse_reply_err(req, 0);
 }
 

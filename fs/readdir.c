@@ -124,9 +124,8 @@ build(struct build *bd, struct ufs_node *n)
 	for (int b = 0; b <= last && !err; b++) {
 		int dfd = ufs_node_dfd(n, b);
 
-		if (dfd < 0)
-			continue;
-		err = list_branch(bd, dfd);
+		if (dfd >= 0)
+			err = list_branch(bd, dfd);
 		if (bd->stop_at_first && bd->d->n > 0)
 			break;
 		if (!err && b < last)

@@ -6,6 +6,8 @@
  *   Branches are visited in priority order (0 first), but only those in
  *   which PARENT itself exists and is visible (PARENT's dfd[] entries: the
  *   resolution of PARENT already stopped at its own whiteouts).
+ *   Whiteouts are looked for in every branch above the last one visited,
+ *   whether or not it holds PARENT (the marker format is path-based).
  *   1. If the branch holds NAME and nothing was found yet, it is the top
  *      object.  A non-directory ends the search: it hides everything below.
  *   2. A directory found at the top merges with directories of the same
@@ -96,7 +98,9 @@ resolve(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int below,
 		err = visit(fs, parent, name, b, want_lower, lk);
 		if (err < 0 || err == 1)
 			break;
-		if (b < last && ufs_node_dfd(parent, b) >= 0 && wo_exists(fs, parent, b, name))
+		/* Markers are path-based: a branch can hide NAME even where it
+		 * has no copy of PARENT. */
+		if (b < last && wo_exists(fs, parent, b, name))
 			break;
 	}
 	if (err < 0) {

@@ -80,6 +80,15 @@ struct ufs_node {
 	int *dfd;		/* directories only: [nbranches] */
 };
 
+struct ufs_fs;
+
+/* Open file and directory handles are linked into fs->handles, so those
+ * whose RELEASE the kernel drops at unmount are still freed at destroy. */
+struct ufs_handle {
+	struct ufs_handle *prev, *next;
+	void (*release)(struct ufs_fs *fs, struct ufs_handle *h);
+};
+
 /* The origin map keeps st_ino stable across copy-up. */
 struct ufs_origin {
 	UT_hash_handle hh;
@@ -101,6 +110,8 @@ struct ufs_fs {
 	pthread_mutex_t cu_locks[64];	/* copy-up of one node, by address */
 	pthread_mutex_t dir_lock;	/* directory copy-up (parents chains) */
 	int *retired;			/* fds no longer used, closed at unmount */
+	pthread_mutex_t handle_lock;
+	struct ufs_handle handles;	/* list head of open handles */
 	size_t nretired;
 	_Atomic uint64_t tmp_counter;
 	_Atomic uint64_t next_ino;	/* for objects on unknown devices */
@@ -116,8 +127,9 @@ struct ufs_lookup {
 	bool lower;		/* a copy exists below `branch` (hidden by it) */
 };
 
-/* Open file / directory handle. */
+/* Open file handle. */
 struct ufs_file {
+	struct ufs_handle h;	/* first member */
 	int fd;
 	int oldfd;		/* fd before the last copy-up, closed at release */
 	int branch;		/* branch the fd was opened on */
@@ -233,6 +245,7 @@ struct ufs_dirent {
 	unsigned char type;
 };
 struct ufs_dir {
+	struct ufs_handle h;	/* first member (when used as a handle) */
 	struct ufs_dirent *ents;
 	size_t n, cap;
 	pthread_mutex_t lock;
@@ -315,6 +328,10 @@ int ufs_fill_entry(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 int ufs_make_writable(struct ufs_fs *fs, struct ufs_node *n, bool data);
 
 /* ops_file.c */
+void ufs_handle_add(struct ufs_fs *fs, struct ufs_handle *h,
+		    void (*release)(struct ufs_fs *, struct ufs_handle *));
+void ufs_handle_del(struct ufs_fs *fs, struct ufs_handle *h);
+void ufs_handles_release_all(struct ufs_fs *fs);
 struct ufs_file *ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch,
 			      int flags);
 int ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f);
