@@ -37,9 +37,9 @@ cm_error(const char *verb, const char *object, const char *fmt, ...)
 
 	fprintf(stderr, "%s: ", cm_progname);
 	if (verb)
-		fprintf(stderr, "%s ", verb);
+		fputs(verb, stderr);
 	if (object)
-		fprintf(stderr, "%s", object);
+		fprintf(stderr, "%s%s", verb ? " " : "", object);
 	fputs(verb || object ? ": " : "", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
