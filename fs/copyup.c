@@ -393,9 +393,10 @@ cu_dir_in_branch(struct ufs_fs *fs, struct ufs_node *n, int b)
 	return err;
 }
 
-/* Copy a non-directory node from its branch to branch t. */
+/* Copy a non-directory node from its branch to branch t; *lower gets the
+ * stat of the object copied. */
 static int
-copy_object(struct ufs_fs *fs, struct ufs_node *n, int t, bool data)
+copy_object(struct ufs_fs *fs, struct ufs_node *n, int t, bool data, struct stat *lower)
 {
 	struct ufs_loc src, dst;
 	struct saved_times pt;
@@ -405,6 +406,7 @@ copy_object(struct ufs_fs *fs, struct ufs_node *n, int t, bool data)
 	if (err)
 		return err;
 	err = br_fstatat(fs, src.dirfd, src.name, &st);
+	*lower = st;
 	if (!err)
 		err = ufs_loc_get(fs, n, t, &dst);
 	if (err)
@@ -445,8 +447,13 @@ cu_copyup(struct ufs_fs *fs, struct ufs_node *n, int limit, bool data)
 	lock = stripe(fs, n);
 	pthread_mutex_lock(lock);
 	cur = ufs_node_branch(n);
-	if (!(br_is_rw(fs, cur) && cur <= t))
-		err = copy_object(fs, n, t, data);
+	if (!(br_is_rw(fs, cur) && cur <= t)) {
+		struct stat lower;
+
+		err = copy_object(fs, n, t, data, &lower);
+		if (!err && S_ISREG(lower.st_mode) && lower.st_nlink > 1)
+			lk_link_aliases(fs, n, cur, t, &lower);
+	}
 	pthread_mutex_unlock(lock);
 	return err;
 }

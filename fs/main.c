@@ -28,6 +28,7 @@ raise_fd_limit(void)
 static void
 close_branches(struct ufs_fs *fs)
 {
+	lk_free(fs);
 	for (int i = 0; i < fs->nbr; i++) {
 		int mfd = atomic_load(&fs->br[i].metafd);
 

@@ -55,6 +55,8 @@ struct ufs_branch {
 	dev_t dev;
 	_Atomic int metafd;	/* O_PATH .unionfs/, -1 until it exists */
 	int legacyfd;		/* O_PATH .unionfs-fuse/, -1 when absent */
+	struct ufs_linkent *links;	/* links.c, under fs->dir_lock */
+	bool links_built;
 };
 
 /*
@@ -237,6 +239,12 @@ int cu_dir_in_branch(struct ufs_fs *fs, struct ufs_node *n, int b);
 /* Copy the whole merged tree of directory n into its branch b. */
 int cu_dir_complete(struct ufs_fs *fs, struct ufs_node *n, int b);
 int cu_target_branch(struct ufs_fs *fs, int holder);
+
+/* ---- links.c ---- */
+/* After n was copied up from branch `from` to t, link its other names. */
+void lk_link_aliases(struct ufs_fs *fs, struct ufs_node *n, int from, int t,
+		     const struct stat *lower);
+void lk_free(struct ufs_fs *fs);
 
 /* ---- readdir.c ---- */
 struct ufs_dirent {
