@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +121,10 @@ main(int argc, char **argv)
 	}
 	raise_fd_limit();
 	fs->am_root = geteuid() == 0;
+	/* Worker threads take callers' groups for a moment and drop back to
+	 * none (cred.c); start from none too. */
+	if (fs->am_root)
+		setgroups(0, NULL);
 	set_timeouts(fs);
 	if (ufs_nodes_init(fs) != 0 || add_mount_opts(fs, &args) != 0) {
 		fprintf(stderr, "unionfs: out of memory\n");

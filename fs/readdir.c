@@ -27,6 +27,7 @@ struct build {
 	struct ufs_dir *d;
 	struct seen *seen;
 	bool root;
+	bool meta;		/* this is the root's .unionfs: hide the work area */
 	bool stop_at_first;	/* emptiness check: one entry is enough */
 	int err;
 };
@@ -82,7 +83,15 @@ skip_name(struct build *bd, const char *name)
 {
 	if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
 		return true;
+	if (bd->meta)
+		return !strcmp(name, UFS_WORK_DIR);
 	return bd->root && bd->fs->cfg.hide_meta && wo_is_meta_name(name);
+}
+
+static bool
+is_meta_dir(struct ufs_fs *fs, struct ufs_node *n)
+{
+	return n->parent == fs->root && wo_is_meta_name(n->name);
 }
 
 /* Add the visible entries of one branch's copy of the directory. */
@@ -154,7 +163,7 @@ ufs_dir_clear(struct ufs_dir *d)
 int
 ufs_dir_load(struct ufs_fs *fs, struct ufs_node *n, struct ufs_dir *d)
 {
-	struct build bd = { .fs = fs, .d = d, .root = n == fs->root };
+	struct build bd = { .fs = fs, .d = d, .root = n == fs->root, .meta = is_meta_dir(fs, n) };
 
 	ufs_dir_clear(d);
 	return build(&bd, n);
@@ -164,7 +173,8 @@ int
 ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n)
 {
 	struct ufs_dir d = { 0 };
-	struct build bd = { .fs = fs, .d = &d, .root = n == fs->root, .stop_at_first = true };
+	struct build bd = { .fs = fs, .d = &d, .root = n == fs->root, .meta = is_meta_dir(fs, n),
+			    .stop_at_first = true };
 	int err = build(&bd, n);
 
 	if (!err && d.n > 0)

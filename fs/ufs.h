@@ -267,6 +267,7 @@ int ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n);
 /* ---- cred.c ---- */
 struct ufs_cred {
 	bool changed;
+	bool groups;
 	uid_t uid;
 	gid_t gid;
 };
