@@ -17,7 +17,10 @@
 
 #include "ufs.h"
 
-/* The branch where a new entry of `parent` goes; parents made there. */
+/* The branch where a new entry of `parent` goes: the parent's top branch
+ * if RW, else the nearest RW branch above it, else (a read-only branch
+ * over a writable one) the nearest RW branch below it.  Parents are made
+ * there first. */
 static int
 create_branch(struct ufs_fs *fs, struct ufs_node *parent)
 {
@@ -28,8 +31,11 @@ create_branch(struct ufs_fs *fs, struct ufs_node *parent)
 	if (!fs->cfg.cow)
 		return -EROFS;
 	t = cu_target_branch(fs, pb);
+	for (int b = pb + 1; t < 0 && b < fs->nbr; b++)
+		if (br_is_rw(fs, b))
+			t = b;
 	if (t < 0)
-		return t;
+		return -EROFS;
 	err = cu_dir_in_branch(fs, parent, t);
 	return err ? err : t;
 }
@@ -353,7 +359,10 @@ rename_markers(struct ufs_fs *fs, struct rename_op *op)
 
 		ufs_lookup_release(fs, &lk);
 		if (need && !wo_exists(fs, op->p1, op->d, op->name1)) {
-			err = wo_create(fs, op->p1, op->d, op->name1, true);
+			/* A file marker for a file moved away, a directory
+			 * marker where a directory stands or stood. */
+			err = wo_create(fs, op->p1, op->d, op->name1,
+					S_ISDIR(op->src->mode) || op->flags & RENAME_EXCHANGE);
 			op->src_marker = !err;
 		}
 	}
