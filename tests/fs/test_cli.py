@@ -196,7 +196,7 @@ def test_option_is_accepted(mount_union, opt):
 
 def test_debug_file_receives_debug_output(mount_union, workdir):
     dbg = os.path.join(workdir, "debug.log")
-    u = mount_union("rw-ro", opts="cow,debug_file=" + dbg)
+    u = mount_union("rw-ro", opts="cow,debug,debug_file=" + dbg)
     os.listdir(u.m())
     read(u.m("ro1_file"))
     u.remount()
@@ -236,3 +236,23 @@ def test_mount_unmount_cycles_leave_nothing(mount_union, make_branches):
         u.start()
     assert sorted(os.listdir(u.m("common_dir"))) == [
         "common_file", "ro1_file", "rw1_file"]
+
+
+@pytest.mark.parametrize("optlist", [["-o", "hide_meta_files,cow"], ["-o", "cow,hide_meta_files"],
+                                     ["-o", "hide_meta_files", "-o", "cow"]],
+                         ids=["first", "last", "separate"])
+def test_option_position_does_not_matter(mount_union, optlist):
+    u = mount_union("rw-ro", start=False)
+    os.mkdir(u.b["rw1"].p(".unionfs"))
+    u.argv = lambda: [u.bin, "-f"] + optlist + [u.branch_spec(), u.mnt]
+    u.start()
+    assert ".unionfs" not in os.listdir(u.m())
+    write(u.m("ro1_file"), "cow\n")
+    assert read(u.b["rw1"].p("ro1_file")) == "cow\n"
+
+
+def test_max_files_raises_open_file_limit(mount_union):
+    u = mount_union("rw-ro", opts="cow,max_files=12345")
+    limits = read("/proc/%d/limits" % u.proc.pid)
+    line = [l for l in limits.splitlines() if l.startswith("Max open files")][0]
+    assert int(line.split()[3]) >= 12345

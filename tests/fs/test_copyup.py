@@ -120,7 +120,7 @@ def test_posix_acl_preserved(lower):
     lower.start()
     trigger(lower.m("f"))
     assert os.getxattr(lower.b["rw1"].p("f"), "system.posix_acl_access") == want
-    out = subprocess.run(["getfacl", "-c", lower.m("f")], stdout=subprocess.PIPE, text=True).stdout
+    out = subprocess.run(["getfacl", "-c", "-n", lower.m("f")], stdout=subprocess.PIPE, text=True).stdout
     assert "user:1000:rw-" in out
 
 

@@ -32,7 +32,7 @@ trap 'fusermount3 -u -z "$mnt" 2>/dev/null' EXIT
 if [ -n "$helper" ]; then mount --bind "$helper" /sbin/mount.unionfs || exit 90; fi
 mount -T "$fstab" "$mnt" >"$out/mount.out" 2>&1
 echo $? >"$out/mount.rc"
-grep " $mnt " /proc/self/mountinfo >"$out/mountinfo"
+grep -F " $mnt " /proc/self/mountinfo >"$out/mountinfo"
 ls -a "$mnt" >"$out/ls" 2>&1
 cat "$mnt/ro1_file" >"$out/read" 2>&1
 echo changed >"$mnt/ro1_file" 2>"$out/write.err"

@@ -222,7 +222,8 @@ def test_statfs_same_device_counted_once(union):
 
 @pytest.fixture
 def tmpfs_branch(workdir):
-    """A RO branch on its own small tmpfs (another device)."""
+    """A RO branch on its own small tmpfs (another device).  Request it before
+    mount_union so the union is unmounted before the tmpfs."""
     path = os.path.join(workdir, "tmpfs_ro")
     os.mkdir(path)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "ufs-test", path], check=True)
@@ -234,7 +235,7 @@ def tmpfs_branch(workdir):
 
 
 @pytest.mark.root
-def test_statfs_sums_distinct_devices(mount_union, make_branches, tmpfs_branch):
+def test_statfs_sums_distinct_devices(tmpfs_branch, mount_union, make_branches):
     rw, = make_branches([("rw1", "RW")])
     u = mount_union([rw, tmpfs_branch])
     want = fs_bytes(rw) + fs_bytes(tmpfs_branch)
@@ -242,14 +243,14 @@ def test_statfs_sums_distinct_devices(mount_union, make_branches, tmpfs_branch):
 
 
 @pytest.mark.root
-def test_statfs_omit_ro_counts_only_rw(mount_union, make_branches, tmpfs_branch):
+def test_statfs_omit_ro_counts_only_rw(tmpfs_branch, mount_union, make_branches):
     rw, = make_branches([("rw1", "RW")])
     u = mount_union([rw, tmpfs_branch], opts="cow,statfs_omit_ro")
     assert fs_bytes(u.m()) == pytest.approx(fs_bytes(rw), rel=0.001)
 
 
 @pytest.mark.root
-def test_statfs_omit_ro_counts_ro_branch_above(mount_union, make_branches, tmpfs_branch):
+def test_statfs_omit_ro_counts_ro_branch_above(tmpfs_branch, mount_union, make_branches):
     rw, = make_branches([("rw1", "RW")])
     u = mount_union([Branch(tmpfs_branch, "tmpfs_rw", "RW"), Branch(rw, "rw1", "RO")],
                     opts="cow,statfs_omit_ro")
@@ -282,3 +283,29 @@ def test_hide_meta_files_keeps_same_name_in_subdirectory(mount_union):
     write(u.b["ro1"].p("common_dir/.unionfs"), "not meta\n")
     u.start()
     assert ".unionfs" in os.listdir(u.m("common_dir"))
+
+
+# --------------------------------------------------------------------------
+# Node lifetime: lookups are forgotten exactly, so a big walk leaves no fds.
+
+def daemon_fds(u):
+    return len(os.listdir("/proc/%d/fd" % u.proc.pid))
+
+
+@pytest.mark.slow
+@pytest.mark.root
+def test_walk_of_many_entries_leaves_no_fds(mount_union):
+    u = mount_union("rw-ro", start=False)
+    for top in range(20):
+        d = u.b["ro1"].p("many/d%02d" % top)
+        os.makedirs(d)
+        for i in range(1000):
+            open(os.path.join(d, "f%04d" % i), "w").close()
+    u.start()
+    base = daemon_fds(u)
+    count = sum(len(files) + len(dirs) for _, dirs, files in os.walk(u.m("many")))
+    assert count == 20 * 1000 + 20
+    for _ in range(3):
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2")
+    assert daemon_fds(u) <= base + 32

@@ -279,3 +279,44 @@ def test_unlink_common_in_rw_rw_hides_lower_copy(mount_union):
     # The rw2 copy may be deleted or hidden, but must not show through.
     assert (not os.path.lexists(u.b["rw2"].p("common_file"))
             or os.path.lexists(u.b["rw1"].hidden("common_file")))
+
+
+# --------------------------------------------------------------------------
+# A whiteout that cannot be written makes the delete fail, and nothing of the
+# lower branch shows through.  A regular file named .unionfs in the RW branch
+# makes every marker impossible to create.
+
+@pytest.fixture
+def blocked_meta(mount_union):
+    u = mount_union("rw-ro", start=False)
+    write(u.b["rw1"].p(".unionfs"), "not a directory\n")
+    u.start()
+    return u
+
+
+def test_unlink_fails_when_marker_cannot_be_written(blocked_meta):
+    u = blocked_meta
+    with pytest.raises(OSError):
+        os.unlink(u.m("ro1_file"))
+    assert read(u.m("ro1_file")) == "ro1\n"
+
+
+def test_failed_marker_keeps_upper_file(blocked_meta):
+    u = blocked_meta
+    with pytest.raises(OSError):
+        os.unlink(u.m("common_file"))
+    assert read(u.m("common_file")) == "rw1\n"
+    assert read(u.b["rw1"].p("common_file")) == "rw1\n"
+
+
+def test_failed_marker_keeps_upper_directory(blocked_meta):
+    u = blocked_meta
+    for n in os.listdir(u.m("common_dir")):
+        try:
+            os.unlink(u.m("common_dir/" + n))
+        except OSError:
+            pass
+    with pytest.raises(OSError):
+        os.rmdir(u.m("common_dir"))
+    assert os.path.isdir(u.m("common_dir"))
+    assert os.path.isdir(u.b["rw1"].p("common_dir"))
