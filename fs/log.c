@@ -10,10 +10,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fuse_log.h>
+
 #include "ufs.h"
 
 static FILE *ufs_log_file;	/* debug destination; set once at start-up */
 static _Atomic bool ufs_log_debug;
+
+/* libfuse's own messages (request traces with -d) go where ours go. */
+static void
+fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	FILE *out = level >= FUSE_LOG_DEBUG ? ufs_log_file : stderr;
+
+	if (level >= FUSE_LOG_DEBUG && !ufs_log_debug_on())
+		return;
+	vfprintf(out ? out : stderr, fmt, ap);
+}
 
 void
 ufs_log_init(const char *debug_file, bool debug)
@@ -32,6 +45,7 @@ ufs_log_init(const char *debug_file, bool debug)
 		}
 	}
 	atomic_store(&ufs_log_debug, debug);
+	fuse_set_log_func(fuse_log_to_ours);
 }
 
 bool

@@ -60,7 +60,7 @@ add_mount_opts(struct ufs_fs *fs, struct fuse_args *args)
 		return -1;
 	if (fuse_opt_add_arg(args, "-ofsname=unionfs,subtype=unionfs") < 0)
 		return -1;
-	if (fs->cfg.debug && fuse_opt_add_arg(args, "-odebug") < 0)
+	if ((fs->cfg.debug || fs->cfg.debug_file) && fuse_opt_add_arg(args, "-odebug") < 0)
 		return -1;
 	return 0;
 }

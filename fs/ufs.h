@@ -40,10 +40,10 @@ struct ufs_config {
 	unsigned int threads;
 	int cache;		/* enum ufs_cache */
 	double entry_timeout, attr_timeout, negative_timeout;
-	bool timeouts_set;
-	bool cow, hide_meta, statfs_omit_ro, preserve_branch;
-	bool relaxed_perms, direct_io, volatile_mode, noinitgroups;
-	bool foreground, debug, singlethread;
+	/* int, not bool: fuse_opt stores flags as int */
+	int cow, hide_meta, statfs_omit_ro, preserve_branch;
+	int relaxed_perms, direct_io, volatile_mode, noinitgroups;
+	int foreground, debug, singlethread;
 };
 
 /* One layer of the union.  fd keeps the branch pinned (no accidental
