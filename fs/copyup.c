@@ -167,22 +167,6 @@ copy_meta_fd(struct ufs_fs *fs, int sfd, int tfd, const struct stat *st)
 	return err;
 }
 
-static int
-sync_dir(struct ufs_fs *fs, int dirfd)
-{
-	int fd, err = 0;
-
-	if (fs->cfg.volatile_mode)
-		return 0;
-	fd = br_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0)
-		return fd;
-	if (fsync(fd) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* A temporary file for branch t: O_TMPFILE in dirfd, or a named file in
  * the work area (*tmpname set, caller renames it). */
 static int
@@ -205,7 +189,12 @@ open_tmp(struct ufs_fs *fs, int t, int dirfd, char *tmpname, size_t size)
 	return fd;
 }
 
-/* Make the finished temporary visible as dirfd/name in one step. */
+/*
+ * Make the finished temporary visible as dirfd/name in one step.  The data
+ * is synced before the link: if the link itself is lost in a power cut the
+ * lower file simply shows again, which is the old content, never a
+ * truncated one.  So the directory needs no sync of its own.
+ */
 static int
 publish(struct ufs_fs *fs, int t, int tfd, const char *tmpname, int dirfd, const char *name)
 {
@@ -221,7 +210,7 @@ publish(struct ufs_fs *fs, int t, int tfd, const char *tmpname, int dirfd, const
 		if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
 			return -errno;
 	}
-	return sync_dir(fs, dirfd);
+	return 0;
 }
 
 static int
