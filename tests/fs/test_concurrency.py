@@ -103,12 +103,10 @@ def test_readers_never_see_partial_copy(lower):
     lower.start()
     stop = threading.Event()
     bad = []
-    reads = [0]
 
     def reader():
         while not stop.is_set():
             got = read(lower.m("big"), "rb")
-            reads[0] += 1
             if got != data:
                 bad.append((len(got), got[:16]))
                 return
