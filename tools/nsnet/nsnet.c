@@ -296,14 +296,13 @@ main(int argc, char **argv)
 			return CM_EX_OK;
 		}
 		if (c != 'j' && c != 'q') {
-			cm_error(NULL, argv[optind - 1], "unknown option before the command");
-			usage(stderr);
+			cm_error(NULL, argv[optind - 1], "unknown option (see nsnet --help)");
 			return CM_EX_USAGE;
 		}
 		opt_apply(&o, c, NULL, NULL);
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		fprintf(stderr, "%s: missing command (see nsnet --help)\n", cm_prog());
 		return CM_EX_USAGE;
 	}
 	return main_dispatch(argc - optind, argv + optind, &o);
