@@ -22,10 +22,17 @@ static void
 fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	FILE *out = level >= FUSE_LOG_DEBUG ? ufs_log_file : stderr;
+	char msg[1024];
 
 	if (level >= FUSE_LOG_DEBUG && !ufs_log_debug_on())
 		return;
-	vfprintf(out ? out : stderr, fmt, ap);
+	if (level >= FUSE_LOG_DEBUG) {
+		vfprintf(out ? out : stderr, fmt, ap);
+		return;
+	}
+	/* One voice on stderr: libfuse's "fuse: ..." errors become ours. */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "unionfs: %s", strncmp(msg, "fuse: ", 6) ? msg : msg + 6);
 }
 
 void

@@ -58,7 +58,13 @@ add_mount_opts(struct ufs_fs *fs, struct fuse_args *args)
 {
 	if (!fs->cfg.relaxed_perms && fuse_opt_add_arg(args, "-odefault_permissions") < 0)
 		return -1;
-	if (fuse_opt_add_arg(args, "-ofsname=unionfs,subtype=unionfs") < 0)
+	if (!fs->cfg.has_fsname && fuse_opt_add_arg(args, "-ofsname=unionfs") < 0)
+		return -1;
+	if (!fs->cfg.has_subtype && fuse_opt_add_arg(args, "-osubtype=unionfs") < 0)
+		return -1;
+	/* Connection options (max_write=...) are applied in init(). */
+	fs->conn_opts = fuse_parse_conn_info_opts(args);
+	if (!fs->conn_opts)
 		return -1;
 	if ((fs->cfg.debug || fs->cfg.debug_file) && fuse_opt_add_arg(args, "-odebug") < 0)
 		return -1;
@@ -85,7 +91,9 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 	} else {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_max_threads(lc, fs->cfg.threads);
-		fuse_loop_cfg_set_idle_threads(lc, fs->cfg.threads > 4 ? 4 : fs->cfg.threads);
+		fuse_loop_cfg_set_idle_threads(lc, fs->cfg.max_idle_threads ? fs->cfg.max_idle_threads
+						 : fs->cfg.threads > 4 ? 4 : fs->cfg.threads);
+		fuse_loop_cfg_set_clone_fd(lc, fs->cfg.clone_fd);
 		err = fuse_session_loop_mt(fs->se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
@@ -138,6 +146,7 @@ out_nodes:
 out_branches:
 	close_branches(fs);
 out_free:
+	free(fs->conn_opts);
 	fuse_opt_free_args(&args);
 	ufs_config_free(&fs->cfg);
 	free(fs);

@@ -22,6 +22,8 @@ ufs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (fs->cfg.cache != UFS_CACHE_NEVER)
 		want |= FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_AUTO_INVAL_DATA;
 	conn->want |= conn->capable & want;
+	if (fs->conn_opts)
+		fuse_apply_conn_info_opts(fs->conn_opts, conn);
 	/* Locks are kept by the kernel for this mount (we are the only user
 	 * of the branches), so flock and POSIX locks stay local. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);

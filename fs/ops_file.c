@@ -256,31 +256,49 @@ ufs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_write(req, (size_t)n);
 }
 
-/* FS_IOC_GETFLAGS/SETFLAGS (lsattr, chattr) on the backing object. */
+/*
+ * The inode-flag ioctls (lsattr, chattr) go to the backing object: the old
+ * FS_IOC_GET/SETFLAGS and the FS_IOC_FSGET/FSSETXATTR pair the kernel uses
+ * for them on FUSE.  Setting is a change, so it copies up first.  Every
+ * other ioctl is ENOTTY, so programs that probe for features fall back.
+ */
+struct flag_ioctl {
+	unsigned int cmd;
+	size_t size;		/* argument size */
+	bool set;
+};
+
+static const struct flag_ioctl flag_ioctls[] = {
+	{ FS_IOC_GETFLAGS, sizeof(int), false },
+	{ FS_IOC_SETFLAGS, sizeof(int), true },
+	{ FS_IOC_FSGETXATTR, sizeof(struct fsxattr), false },
+	{ FS_IOC_FSSETXATTR, sizeof(struct fsxattr), true },
+};
+
+static const struct flag_ioctl *
+find_flag_ioctl(unsigned int cmd)
+{
+	for (size_t i = 0; i < sizeof(flag_ioctls) / sizeof(flag_ioctls[0]); i++)
+		if (flag_ioctls[i].cmd == cmd)
+			return &flag_ioctls[i];
+	return NULL;
+}
+
 static int
-do_flags_ioctl(struct ufs_fs *fs, struct ufs_node *n, unsigned int cmd, const void *in,
-	       size_t insz, int *val)
+do_flag_ioctl(struct ufs_fs *fs, struct ufs_node *n, const struct flag_ioctl *io, void *arg)
 {
 	struct ufs_loc loc;
-	int fd, err;
+	int fd, err = io->set ? ufs_make_writable(fs, n, true) : 0;
 
-	if (cmd == FS_IOC_SETFLAGS) {
-		if (insz < sizeof(int))
-			return -EINVAL;
-		memcpy(val, in, sizeof(int));
-		err = ufs_make_writable(fs, n, true);
-		if (err)
-			return err;
-	}
-	err = ufs_loc_get(fs, n, ufs_node_branch(n), &loc);
+	if (!err)
+		err = ufs_loc_get(fs, n, ufs_node_branch(n), &loc);
 	if (err)
 		return err;
 	fd = br_openat(loc.dirfd, loc.name, O_RDONLY | O_NONBLOCK, 0);
 	ufs_loc_put(fs, &loc);
 	if (fd < 0)
 		return fd;
-	err = ioctl(fd, cmd == FS_IOC_SETFLAGS ? FS_IOC_SETFLAGS : FS_IOC_GETFLAGS, val) < 0
-		      ? -errno : 0;
+	err = ioctl(fd, io->cmd, arg) < 0 ? -errno : 0;
 	close(fd);
 	return err;
 }
@@ -290,23 +308,31 @@ ufs_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	     struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 	     size_t out_bufsz)
 {
+	const struct flag_ioctl *io = find_flag_ioctl(cmd);
 	struct ufs_fs *fs = ufs_fs(req);
-	long out = 0;
-	int val = 0, err;
+	union {
+		int flags;
+		struct fsxattr fsx;
+	} buf;
+	int err;
 
 	(void)arg;
 	(void)fi;
-	if (flags & FUSE_IOCTL_COMPAT || (cmd != FS_IOC_GETFLAGS && cmd != FS_IOC_SETFLAGS)) {
+	if (flags & FUSE_IOCTL_COMPAT || !io) {
 		fuse_reply_err(req, ENOTTY);
 		return;
 	}
-	err = do_flags_ioctl(fs, ufs_node_get(fs, ino), cmd, in_buf, in_bufsz, &val);
-	if (err) {
-		fuse_reply_err(req, -err);
+	memset(&buf, 0, sizeof(buf));
+	if (io->set && in_bufsz < io->size) {
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	out = val;
-	fuse_reply_ioctl(req, 0, cmd == FS_IOC_GETFLAGS ? &out : NULL,
-			 cmd == FS_IOC_GETFLAGS ? (out_bufsz < sizeof(out) ? out_bufsz : sizeof(out))
-						: 0);
+	if (io->set)
+		memcpy(&buf, in_buf, io->size);
+	err = do_flag_ioctl(fs, ufs_node_get(fs, ino), io, &buf);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_ioctl(req, 0, io->set ? NULL : &buf,
+				 io->set ? 0 : (out_bufsz < io->size ? out_bufsz : io->size));
 }

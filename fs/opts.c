@@ -24,6 +24,7 @@
 enum {
 	KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_KEEP,
 	KEY_CACHE, KEY_HIDE_META, KEY_KERNEL_CACHE, KEY_AUTO_CACHE, KEY_NOOP,
+	KEY_FSNAME, KEY_SUBTYPE,
 };
 
 /* fuse_opt stores values at offsets from the data pointer, so the config
@@ -50,6 +51,8 @@ static const struct fuse_opt ufs_opt_table[] = {
 	UFS_OPT("max_files=%lu", max_files, 0),
 	UFS_OPT("dirs=%s", dirs, 0),
 	UFS_OPT("threads=%u", threads, 0),
+	UFS_OPT("clone_fd", clone_fd, 1),
+	UFS_OPT("max_idle_threads=%u", max_idle_threads, 0),
 	UFS_OPT("entry_timeout=%lf", entry_timeout, 0),
 	UFS_OPT("attr_timeout=%lf", attr_timeout, 0),
 	UFS_OPT("negative_timeout=%lf", negative_timeout, 0),
@@ -75,8 +78,8 @@ static const struct fuse_opt ufs_opt_table[] = {
 	FUSE_OPT_KEY("allow_other", KEY_KEEP),
 	FUSE_OPT_KEY("auto_unmount", KEY_KEEP),
 	FUSE_OPT_KEY("default_permissions", KEY_NOOP),
-	FUSE_OPT_KEY("fsname=", KEY_KEEP),
-	FUSE_OPT_KEY("subtype=", KEY_KEEP),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_KEY("max_read=", KEY_KEEP),
 	FUSE_OPT_KEY("blkdev", KEY_KEEP),
 	FUSE_OPT_KEY("blksize=", KEY_KEEP),
@@ -99,8 +102,6 @@ static const struct fuse_opt ufs_opt_table[] = {
 	FUSE_OPT_KEY("max_readahead=", KEY_KEEP),
 	FUSE_OPT_KEY("max_background=", KEY_KEEP),
 	FUSE_OPT_KEY("congestion_threshold=", KEY_KEEP),
-	FUSE_OPT_KEY("clone_fd", KEY_KEEP),
-	FUSE_OPT_KEY("max_idle_threads=", KEY_KEEP),
 	FUSE_OPT_END
 };
 
@@ -222,6 +223,12 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 		return 0;
 	case KEY_NOOP:
 		return 0;
+	case KEY_FSNAME:
+		st->cfg.has_fsname = 1;
+		return 1;
+	case KEY_SUBTYPE:
+		st->cfg.has_subtype = 1;
+		return 1;
 	default:
 		return 1;	/* KEY_KEEP: pass to libfuse */
 	}

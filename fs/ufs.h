@@ -38,6 +38,9 @@ struct ufs_config {
 	char *debug_file;
 	unsigned long max_files;
 	unsigned int threads;
+	unsigned int max_idle_threads;
+	int clone_fd;
+	int has_fsname, has_subtype;
 	int cache;		/* enum ufs_cache */
 	double entry_timeout, attr_timeout, negative_timeout;
 	/* int, not bool: fuse_opt stores flags as int */
@@ -118,6 +121,7 @@ struct ufs_fs {
 	_Atomic uint64_t tmp_counter;
 	_Atomic uint64_t next_ino;	/* for objects on unknown devices */
 	double entry_timeout, attr_timeout;
+	struct fuse_conn_info_opts *conn_opts;	/* max_write= and friends */
 	bool am_root;
 };
 
