@@ -2,6 +2,7 @@
 interoperation with `ip netns` in both directions."""
 import json
 import os
+import shutil
 import subprocess
 
 from conftest import RUN_DIR, ns_links, netns_mounts
@@ -151,10 +152,18 @@ def test_exec_leaks_no_fds(nsnet, names):
     assert sorted(r.stdout.split()) == ["0", "1", "2"]
 
 
-def test_exec_binds_etc_netns(nsnet, names):
+def test_exec_binds_etc_netns(nsnet, names, request):
     a = names.ns("a")
     assert nsnet("add", a).returncode == 0
-    os.makedirs(os.path.join("/etc/netns", a))
+    mine = os.path.join("/etc/netns", a)
+
+    def cleanup():
+        shutil.rmtree(mine, ignore_errors=True)
+        if not existed:
+            os.rmdir("/etc/netns")
+    existed = os.path.isdir("/etc/netns")
+    request.addfinalizer(cleanup)
+    os.makedirs(mine)
     with open(os.path.join("/etc/netns", a, "hosts"), "w") as f:
         f.write("10.1.2.3 nsnet-test-host\n")
     r = nsnet("exec", a, "cat", "/etc/hosts")

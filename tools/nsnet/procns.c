@@ -80,7 +80,7 @@ pn_print(const struct pn_row *rows, size_t n, const struct nn_opts *o)
 		printf("%-18s  %-11s  %-12s  %s\n", "TYPE", "INODE", "SAME_AS_INIT", "NAME");
 		for (size_t i = 0; i < n; i++)
 			printf("%-18s  %-11llu  %-12s  %s\n", rows[i].type, rows[i].ino,
-			       same[rows[i].same + 1], rows[i].name ? rows[i].name : "");
+			       same[rows[i].same + 1], rows[i].name ? rows[i].name : "-");
 		return;
 	}
 	cm_json_init(&j, stdout);
