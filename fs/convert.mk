@@ -1,0 +1,1 @@
+# unionfs-convert build fragment (filled by the converter implementation)
