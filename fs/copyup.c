@@ -60,6 +60,9 @@ copy_xattrs(const char *src, const char *dst)
 		return -ENOMEM;
 	len = listxattr(src, names, (size_t)len);
 	for (char *nm = names; len > 0 && nm < names + len && !err; nm += strlen(nm) + 1) {
+		/* Markers describe the lower layer, not the object. */
+		if (wo_is_internal_xattr(nm))
+			continue;
 		vlen = getxattr(src, nm, NULL, 0);
 		if (vlen < 0)
 			continue;

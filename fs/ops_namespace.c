@@ -82,26 +82,43 @@ make_object(struct ufs_fs *fs, fuse_req_t req, int dirfd, const char *name, stru
 }
 
 /*
- * Create parent/name in its placement branch.  A whiteout there is kept for
- * a directory (it makes the new directory opaque) and removed after a
- * non-directory was created (the new object hides the lower one anyway).
+ * Create parent/name in its placement branch.  A unionfs-format whiteout
+ * there is kept for a directory (it makes the new directory opaque) and
+ * removed after a non-directory was created (the new object hides the
+ * lower one anyway).  An overlay-format whiteout occupies the name itself:
+ * the object is made under a temporary name and moved over it in one step.
  */
 static int
 create_in_union(struct ufs_fs *fs, fuse_req_t req, struct ufs_node *parent, const char *name,
 		struct newobj *o, int *branch)
 {
 	int t = create_branch(fs, parent), err;
-	bool marked;
+	bool lower, marked;
+	char tmp[64];
 
 	if (t < 0)
 		return t;
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
-	marked = has_lower(fs, parent, t) && wo_exists(fs, parent, t, name);
+	*branch = t;
+	lower = has_lower(fs, parent, t);
+	marked = lower && wo_exists(fs, parent, t, name);
+	if (lower && wo_occupies(fs, parent, t, name)) {
+		wo_tmpname(fs, tmp, sizeof(tmp));
+		err = make_object(fs, req, ufs_node_dfd(parent, t), tmp, o);
+		if (!err)
+			err = wo_install(fs, parent, t, tmp, name, S_ISDIR(o->mode));
+		if (err && o->fd >= 0) {
+			close(o->fd);
+			o->fd = -1;
+		}
+		if (err)
+			br_rmtree_at(ufs_node_dfd(parent, t), tmp);
+		return err;
+	}
 	err = make_object(fs, req, ufs_node_dfd(parent, t), name, o);
 	if (!err && marked && !S_ISDIR(o->mode))
 		wo_remove(fs, parent, t, name);
-	*branch = t;
 	return err;
 }
 
@@ -118,7 +135,7 @@ mknod_common(fuse_req_t req, fuse_ino_t parent, const char *name, struct newobj 
 void
 ufs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	struct newobj o = { .mode = mode, .rdev = rdev, .oflags = -1 };
+	struct newobj o = { .mode = mode, .rdev = rdev, .oflags = -1, .fd = -1 };
 
 	mknod_common(req, parent, name, &o);
 }
@@ -126,7 +143,7 @@ ufs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, d
 void
 ufs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct newobj o = { .mode = S_IFDIR | mode, .oflags = -1 };
+	struct newobj o = { .mode = S_IFDIR | mode, .oflags = -1, .fd = -1 };
 
 	mknod_common(req, parent, name, &o);
 }
@@ -134,7 +151,7 @@ ufs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 void
 ufs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	struct newobj o = { .mode = S_IFLNK | 0777, .link = link, .oflags = -1 };
+	struct newobj o = { .mode = S_IFLNK | 0777, .link = link, .oflags = -1, .fd = -1 };
 
 	mknod_common(req, parent, name, &o);
 }
@@ -168,6 +185,33 @@ ufs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	fuse_reply_create(req, &e, fi);
 }
 
+/* Link loc's object as p2/newname in branch t, over a whiteout there. */
+static int
+link_in(struct ufs_fs *fs, struct ufs_loc *loc, struct ufs_node *p2, int t, const char *newname)
+{
+	int pfd = ufs_node_dfd(p2, t);
+	bool lower = has_lower(fs, p2, t);
+	char tmp[64];
+
+	if (lower && wo_occupies(fs, p2, t, newname)) {
+		wo_tmpname(fs, tmp, sizeof(tmp));
+		if (linkat(loc->dirfd, loc->name, pfd, tmp, 0) < 0)
+			return -errno;
+		if (renameat(pfd, tmp, pfd, newname) < 0) {
+			int err = -errno;
+
+			unlinkat(pfd, tmp, 0);
+			return err;
+		}
+		return 0;
+	}
+	if (linkat(loc->dirfd, loc->name, pfd, newname, 0) < 0)
+		return -errno;
+	if (lower && wo_exists(fs, p2, t, newname))
+		wo_remove(fs, p2, t, newname);
+	return 0;
+}
+
 void
 ufs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
@@ -185,10 +229,7 @@ ufs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *ne
 	if (!err)
 		err = ufs_loc_get(fs, n, t, &loc);
 	if (!err) {
-		if (linkat(loc.dirfd, loc.name, ufs_node_dfd(p2, t), newname, 0) < 0)
-			err = -errno;
-		else if (has_lower(fs, p2, t) && wo_exists(fs, p2, t, newname))
-			wo_remove(fs, p2, t, newname);
+		err = link_in(fs, &loc, p2, t, newname);
 		ufs_loc_put(fs, &loc);
 	}
 	ufs_reply_entry(req, fs, p2, newname, err);
@@ -208,21 +249,13 @@ remove_name(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 		if (!fs->cfg.cow)
 			return -EROFS;
 		t = cu_target_branch(fs, b);
-		if (t < 0)
-			return t;
-		err = wo_create(fs, parent, t, name, dir);
-		if (!err && dir)
-			wo_remove_subtree(fs, parent, t, name);
-		return err;
+		return t < 0 ? t : wo_hide(fs, parent, t, name, dir);
 	}
-	if (lk->lower) {
-		err = wo_create(fs, parent, b, name, dir);
-		if (err)
-			return err;
-	}
+	if (dir)
+		wo_purge_dir(fs, parent, b, name);
+	if (lk->lower)
+		return wo_replace(fs, parent, b, name, dir);
 	err = unlinkat(ufs_node_dfd(parent, b), name, dir ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
-	if (err && lk->lower)
-		wo_remove(fs, parent, b, name);
 	if (!err && dir)
 		wo_remove_subtree(fs, parent, b, name);
 	return err;
@@ -290,7 +323,9 @@ struct rename_op {
 	const char *name1, *name2;
 	unsigned int flags;
 	int d;			/* the RW branch the rename happens in */
-	bool src_marker, dst_marker;	/* whiteouts made by this rename */
+	bool src_marker, dst_marker;	/* unionfs markers made by this rename */
+	bool src_hide;			/* the source name needs hiding */
+	bool swapped_whiteout;		/* overlay whiteout exchanged to the source */
 };
 
 static int
@@ -347,32 +382,60 @@ bring_to(struct ufs_fs *fs, struct ufs_node *n, int d)
 	return cu_copyup(fs, n, d, true);
 }
 
-/* Whiteouts so that lower copies of the names stay hidden afterwards. */
-static int
-rename_markers(struct ufs_fs *fs, struct rename_op *op)
+/* Does a copy of parent/name exist below branch d? */
+static bool
+exists_below(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int d)
 {
 	struct ufs_lookup lk;
+
+	if (ufs_resolve_below(fs, parent, name, d, &lk) != 0)
+		return false;
+	ufs_lookup_release(fs, &lk);
+	return true;
+}
+
+/*
+ * Markers so that lower copies of both names stay hidden afterwards.  In
+ * the unionfs format they are path markers made before the rename (removed
+ * again if it fails).  In the overlay format the kernel leaves the source's
+ * whiteout itself (RENAME_WHITEOUT), and directories carry their opacity
+ * with them as an xattr.  Returns the renameat2() flags to use.
+ */
+static int
+rename_markers(struct ufs_fs *fs, struct rename_op *op, unsigned int *kflags)
+{
+	bool exchange = op->flags & RENAME_EXCHANGE, ovl = fs->cfg.wo_overlay;
+	bool src_hide = exists_below(fs, op->p1, op->name1, op->d) &&
+			(!exchange || S_ISDIR(op->dst->mode));
+	bool dst_opaque = S_ISDIR(op->src->mode) && exists_below(fs, op->p2, op->name2, op->d);
 	int err = 0;
 
-	if (ufs_resolve_below(fs, op->p1, op->name1, op->d, &lk) == 0) {
-		bool need = !(op->flags & RENAME_EXCHANGE) || S_ISDIR(op->dst->mode);
-
-		ufs_lookup_release(fs, &lk);
-		if (need && !wo_exists(fs, op->p1, op->d, op->name1)) {
-			/* A file marker for a file moved away, a directory
-			 * marker where a directory stands or stood. */
-			err = wo_create(fs, op->p1, op->d, op->name1,
-					S_ISDIR(op->src->mode) || op->flags & RENAME_EXCHANGE);
-			op->src_marker = !err;
-		}
+	*kflags = op->flags & (RENAME_EXCHANGE | RENAME_NOREPLACE);
+	if (!op->dst && wo_occupies(fs, op->p2, op->d, op->name2)) {
+		/* An overlay whiteout holds the target name: replace it. */
+		*kflags &= ~RENAME_NOREPLACE;
+		if (S_ISDIR(op->src->mode))
+			*kflags |= RENAME_EXCHANGE;
+		op->swapped_whiteout = S_ISDIR(op->src->mode);
 	}
-	if (!err && S_ISDIR(op->src->mode) &&
-	    ufs_resolve_below(fs, op->p2, op->name2, op->d, &lk) == 0) {
-		ufs_lookup_release(fs, &lk);
-		if (!wo_exists(fs, op->p2, op->d, op->name2)) {
-			err = wo_create(fs, op->p2, op->d, op->name2, true);
-			op->dst_marker = !err;
-		}
+	if (src_hide && ovl && exchange)
+		err = wo_set_opaque(fs, op->p2, op->d, op->name2);
+	else if (src_hide && ovl && !op->swapped_whiteout)
+		*kflags |= RENAME_WHITEOUT;
+	else if (src_hide && !ovl && !wo_exists(fs, op->p1, op->d, op->name1)) {
+		/* A file marker for a file moved away, a directory marker where a
+		 * directory stands or stood. */
+		err = wo_create(fs, op->p1, op->d, op->name1, S_ISDIR(op->src->mode) || exchange);
+		op->src_marker = !err;
+	}
+	op->src_hide = src_hide;
+	if (err || !dst_opaque)
+		return err;
+	if (ovl)
+		return wo_set_opaque(fs, op->p1, op->d, op->name1);
+	if (!wo_exists(fs, op->p2, op->d, op->name2)) {
+		err = wo_create(fs, op->p2, op->d, op->name2, true);
+		op->dst_marker = !err;
 	}
 	return err;
 }
@@ -409,11 +472,11 @@ rename_prepare(struct ufs_fs *fs, struct rename_op *op)
 static int
 rename_run(struct ufs_fs *fs, struct rename_op *op)
 {
-	unsigned int kflags = op->flags & (RENAME_EXCHANGE | RENAME_NOREPLACE);
+	unsigned int kflags = 0;
 	int err = rename_prepare(fs, op);
 
 	if (!err)
-		err = rename_markers(fs, op);
+		err = rename_markers(fs, op, &kflags);
 	if (!err && renameat2(ufs_node_dfd(op->p1, op->d), op->name1, ufs_node_dfd(op->p2, op->d),
 			      op->name2, kflags) < 0)
 		err = -errno;
@@ -424,6 +487,9 @@ rename_run(struct ufs_fs *fs, struct rename_op *op)
 			wo_remove(fs, op->p2, op->d, op->name2);
 		return err;
 	}
+	/* The whiteout swapped to the source name stays only if needed. */
+	if (op->swapped_whiteout && !op->src_hide)
+		unlinkat(ufs_node_dfd(op->p1, op->d), op->name1, 0);
 	if (S_ISDIR(op->src->mode))
 		ufs_node_drop_lower(fs, op->src, op->d);
 	ufs_node_moved(fs, op->src, op->p2, op->name2);

@@ -42,6 +42,24 @@ reply_sized(fuse_req_t req, char *buf, ssize_t len, size_t size)
 		fuse_reply_buf(req, buf, (size_t)len);
 }
 
+/* Drop our internal (overlay marker) xattr names from a list in place. */
+static ssize_t
+filter_list(char *buf, ssize_t len)
+{
+	char *out = buf;
+
+	for (char *p = buf; p < buf + len;) {
+		size_t l = strlen(p) + 1;
+
+		if (!wo_is_internal_xattr(p)) {
+			memmove(out, p, l);
+			out += l;
+		}
+		p += l;
+	}
+	return out - buf;
+}
+
 void
 ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
@@ -52,6 +70,8 @@ ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 
 	if (fd < 0 || (size && !buf)) {
 		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
+	} else if (wo_is_internal_xattr(name)) {
+		fuse_reply_err(req, ENODATA);
 	} else {
 		len = getxattr(proc, name, buf, size);
 		reply_sized(req, buf, len, size);
@@ -59,6 +79,35 @@ ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+}
+
+/* listxattr without the internal names; with size 0, the size needed. */
+static ssize_t
+list_visible(const char *proc, char *buf, size_t size)
+{
+	ssize_t len = listxattr(proc, NULL, 0);
+	char *all;
+
+	if (len <= 0)
+		return len;
+	all = malloc((size_t)len);
+	if (!all) {
+		errno = ENOMEM;
+		return -1;
+	}
+	len = listxattr(proc, all, (size_t)len);
+	if (len > 0)
+		len = filter_list(all, len);
+	if (len > 0 && size) {
+		if ((size_t)len > size) {
+			errno = ERANGE;
+			len = -1;
+		} else {
+			memcpy(buf, all, (size_t)len);
+		}
+	}
+	free(all);
+	return len;
 }
 
 void
@@ -72,7 +121,7 @@ ufs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (fd < 0 || (size && !buf)) {
 		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
 	} else {
-		len = listxattr(proc, buf, size);
+		len = list_visible(proc, buf, size);
 		reply_sized(req, buf, len, size);
 	}
 	if (fd >= 0)
@@ -86,7 +135,7 @@ change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value
 {
 	struct ufs_fs *fs = ufs_fs(req);
 	struct ufs_node *n = ufs_node_get(fs, ino);
-	int err = ufs_make_writable(fs, n, true), fd = -1;
+	int err = wo_is_internal_xattr(name) ? -EPERM : ufs_make_writable(fs, n, true), fd = -1;
 	char proc[64];
 
 	if (!err)

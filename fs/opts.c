@@ -24,7 +24,7 @@
 enum {
 	KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_KEEP,
 	KEY_CACHE, KEY_HIDE_META, KEY_KERNEL_CACHE, KEY_AUTO_CACHE, KEY_NOOP,
-	KEY_FSNAME, KEY_SUBTYPE,
+	KEY_FSNAME, KEY_SUBTYPE, KEY_WHITEOUT,
 };
 
 /* fuse_opt stores values at offsets from the data pointer, so the config
@@ -59,6 +59,8 @@ static const struct fuse_opt ufs_opt_table[] = {
 	FUSE_OPT_KEY("entry_timeout=", KEY_NOOP),
 	FUSE_OPT_KEY("attr_timeout=", KEY_NOOP),
 	FUSE_OPT_KEY("cache=", KEY_CACHE),
+	FUSE_OPT_KEY("whiteout=", KEY_WHITEOUT),
+	UFS_OPT("userxattr", userxattr, 1),
 	FUSE_OPT_KEY("hide_meta_files", KEY_HIDE_META),
 	FUSE_OPT_KEY("hide_meta_dir", KEY_HIDE_META),
 	FUSE_OPT_KEY("kernel_cache", KEY_KERNEL_CACHE),
@@ -142,6 +144,11 @@ ufs_usage(const char *prog)
 	       "    -o cache=never|auto|always\n"
 	       "                           kernel caching (default auto: 1 s timeouts)\n"
 	       "    -o threads=N           at most N worker threads (default 16)\n"
+	       "    -o whiteout=unionfs|overlay\n"
+	       "                           format of new whiteouts: unionfs-fuse's .unionfs/\n"
+	       "                           markers (default) or kernel overlayfs's; both are\n"
+	       "                           always read\n"
+	       "    -o userxattr           overlay markers use user.overlay.* xattrs\n"
 	       "    -o entry_timeout=S, attr_timeout=S, negative_timeout=S\n"
 	       "                           override the cache timeouts (seconds)\n"
 	       "    -o kernel_cache        same as cache=always\n"
@@ -223,6 +230,14 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 		return 0;
 	case KEY_NOOP:
 		return 0;
+	case KEY_WHITEOUT:
+		if (!strcmp(arg, "whiteout=unionfs") || !strcmp(arg, "whiteout=overlay")) {
+			st->cfg.wo_overlay = !strcmp(arg, "whiteout=overlay");
+			return 0;
+		}
+		fprintf(stderr, "unionfs: bad value in '%s' (unionfs or overlay)\n", arg);
+		st->error = 1;
+		return -1;
 	case KEY_FSNAME:
 		st->cfg.has_fsname = 1;
 		return 1;

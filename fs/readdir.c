@@ -109,8 +109,21 @@ list_branch(struct build *bd, int dfd)
 		close(fd);
 		return -errno;
 	}
+	bool xattr_wo = wo_dir_has_xattr_whiteouts(fd);
+
 	while (!bd->err && (de = readdir(dir)) != NULL) {
-		if (skip_name(bd, de->d_name) || !seen_add(bd, de->d_name))
+		const char *hides;
+
+		if (skip_name(bd, de->d_name))
+			continue;
+		switch (wo_entry_kind(fd, de->d_name, de->d_type, xattr_wo, &hides)) {
+		case WO_KIND_WHITEOUT:
+			seen_add(bd, hides);
+			continue;
+		case WO_KIND_META:
+			continue;
+		}
+		if (!seen_add(bd, de->d_name))
 			continue;
 		bd->err = dir_push(bd->d, de->d_name, ufs_ino_for(bd->fs, st.st_dev, de->d_ino),
 				   de->d_type);

@@ -14,7 +14,9 @@
  *      name further down; the merge ends at the first non-directory below.
  *   3. After a branch is visited, a whiteout for NAME in that branch ends
  *      the search: it hides NAME (and, for a directory, its whole subtree)
- *      in every lower branch, but never in its own branch or above.
+ *      in every lower branch, but never in its own branch or above.  An
+ *      overlay-format whiteout takes NAME's place in the branch itself and
+ *      ends the search the same way; an opaque directory ends the merge.
  * With `want_lower`, the search also reports whether some lower branch
  * holds NAME behind the top object, which tells unlink/rmdir/rename
  * whether they must leave a whiteout.
@@ -56,10 +58,22 @@ add_dir(struct ufs_fs *fs, struct ufs_lookup *lk, int pfd, const char *name, int
 	return 0;
 }
 
+/* A directory found in branch b (not the last): opaque ends the merge. */
+static int
+add_dir_checked(struct ufs_fs *fs, struct ufs_lookup *lk, int pfd, const char *name, int b,
+		bool last)
+{
+	int err = add_dir(fs, lk, pfd, name, b);
+
+	if (err)
+		return err;
+	return !last && wo_dir_is_opaque(lk->dfd[b]) ? 1 : 0;
+}
+
 /* Visit branch b; returns 1 to stop, 0 to go on, or -errno. */
 static int
-visit(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int b, bool want_lower,
-      struct ufs_lookup *lk)
+visit(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int b, bool last,
+      bool want_lower, struct ufs_lookup *lk)
 {
 	int pfd = ufs_node_dfd(parent, b);
 	struct stat st;
@@ -72,17 +86,22 @@ visit(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int b, bool 
 		return 0;
 	if (err)
 		return err;
+	/* An overlay whiteout hides the name here and below.  Empty files
+	 * are only probed for the whiteout xattr where they could hide. */
+	if ((S_ISCHR(st.st_mode) || (!last && S_ISREG(st.st_mode) && st.st_size == 0)) &&
+	    wo_is_whiteout_entry(pfd, name, &st))
+		return 1;
 	if (lk->branch < 0) {
 		lk->branch = b;
 		lk->st = st;
 		if (!S_ISDIR(st.st_mode))
 			return want_lower ? 0 : 1;
-		return add_dir(fs, lk, pfd, name, b);
+		return add_dir_checked(fs, lk, pfd, name, b, last);
 	}
 	lk->lower = true;
 	if (!S_ISDIR(lk->st.st_mode) || !S_ISDIR(st.st_mode))
 		return 1;
-	return add_dir(fs, lk, pfd, name, b);
+	return add_dir_checked(fs, lk, pfd, name, b, last);
 }
 
 static int
@@ -95,7 +114,7 @@ resolve(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int below,
 	lk->dfd = NULL;
 	lk->lower = false;
 	for (int b = below + 1; b <= last; b++) {
-		err = visit(fs, parent, name, b, want_lower, lk);
+		err = visit(fs, parent, name, b, b == last, want_lower, lk);
 		if (err < 0 || err == 1)
 			break;
 		/* Markers are path-based: a branch can hide NAME even where it

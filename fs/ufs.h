@@ -47,6 +47,7 @@ struct ufs_config {
 	int cow, hide_meta, statfs_omit_ro, preserve_branch;
 	int relaxed_perms, direct_io, volatile_mode, noinitgroups;
 	int foreground, debug, singlethread;
+	int wo_overlay, userxattr;	/* whiteout=overlay, userxattr */
 };
 
 /* One layer of the union.  fd keeps the branch pinned (no accidental
@@ -233,6 +234,30 @@ void wo_remove_subtree(struct ufs_fs *fs, struct ufs_node *parent, int b, const 
 typedef void (*wo_list_cb)(void *ctx, const char *name);
 void wo_list(struct ufs_fs *fs, struct ufs_node *dir, int b, wo_list_cb cb, void *ctx);
 bool wo_is_meta_name(const char *name);
+/* Reading any format (overlay markers, .wh. files, opaque xattrs). */
+bool wo_is_whiteout_entry(int dirfd, const char *name, const struct stat *st);
+bool wo_dir_is_opaque(int dirfd);
+bool wo_dir_has_xattr_whiteouts(int dirfd);
+enum { WO_KIND_NONE, WO_KIND_WHITEOUT, WO_KIND_META };
+/* What a directory entry is; *hides is the name it hides for a whiteout. */
+int wo_entry_kind(int dirfd, const char *name, unsigned char type, bool xattr_wo,
+		  const char **hides);
+bool wo_is_internal_xattr(const char *name);
+/* Writing in the configured format. */
+/* Hide parent/name in branch b, which holds no object of that name. */
+int wo_hide(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir);
+/* Replace the object parent/name in branch b by a whiteout, atomically. */
+int wo_replace(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir);
+/* Make the directory parent/name in branch b opaque. */
+int wo_set_opaque(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name);
+/* Does an overlay whiteout entry sit at name in branch b? */
+bool wo_occupies(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name);
+/* Move the object created at tmp over the whiteout at name (a directory
+ * becomes opaque). */
+int wo_install(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *tmp,
+	       const char *name, bool dir);
+void wo_tmpname(struct ufs_fs *fs, char *buf, size_t size);
+void wo_purge_dir(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name);
 
 /* ---- copyup.c ---- */
 /* Make n live on an RW branch at or above `limit` (-1: nearest RW above
