@@ -1,0 +1,1 @@
+# unionfsctl build fragment (filled by the unionfsctl implementation)
