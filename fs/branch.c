@@ -15,6 +15,59 @@
 
 #include "ufs.h"
 
+/* Open one branch directory (relative to the chroot if one is set).
+ * Returns 0, or -1 with a one-line reason in msg. */
+int
+br_open(struct ufs_fs *fs, const char *spec, bool rw, struct ufs_branch *b, char *msg,
+	size_t size)
+{
+	char *full = NULL;
+	struct stat st;
+	int fd;
+
+	if (fs->cfg.chroot && asprintf(&full, "%s/%s", fs->cfg.chroot, spec) < 0)
+		return -1;
+	fd = open(full ? full : spec, O_PATH | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(msg, size, "branch %s: %s", spec, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(msg, size, "branch %s: not a directory", spec);
+		goto fail;
+	}
+	memset(b, 0, sizeof(*b));
+	b->path = realpath(full ? full : spec, NULL);
+	b->fd = fd;
+	b->rw = rw;
+	b->dev = st.st_dev;
+	atomic_init(&b->metafd, -1);
+	b->legacyfd = openat(fd, UFS_META_LEGACY, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(full);
+	if (!b->path)
+		snprintf(msg, size, "branch %s: %s", spec, strerror(errno));
+	return b->path ? 0 : -1;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(full);
+	return -1;
+}
+
+/* Close a branch's fds and free it (the struct itself is the caller's). */
+void
+br_close(struct ufs_branch *b)
+{
+	int mfd = atomic_load(&b->metafd);
+
+	close(b->fd);
+	if (mfd >= 0)
+		close(mfd);
+	if (b->legacyfd >= 0)
+		close(b->legacyfd);
+	free(b->path);
+}
+
 int
 br_fstatat(const struct ufs_fs *fs, int dirfd, const char *name, struct stat *st)
 {

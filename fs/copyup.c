@@ -445,6 +445,11 @@ cu_copyup(struct ufs_fs *fs, struct ufs_node *n, int limit, bool data)
 		err = copy_object(fs, n, t, data, &lower);
 		if (!err && S_ISREG(lower.st_mode) && lower.st_nlink > 1)
 			lk_link_aliases(fs, n, cur, t, &lower);
+		UFS_STAT_ADD(*(err ? &fs->br[t].st.errors : &fs->br[t].st.copyups), 1);
+		if (!err) {
+			UFS_STAT_ADD(fs->copyups, 1);
+			UFS_STAT_ADD(fs->bytes_copied, data ? (uint64_t)lower.st_size : 0);
+		}
 	}
 	pthread_mutex_unlock(lock);
 	return err;

@@ -14,7 +14,7 @@
 
 #include "ufs.h"
 
-static FILE *ufs_log_file;	/* debug destination; set once at start-up */
+static FILE *ufs_log_file;	/* debug destination (unionfsctl -p can move it) */
 static _Atomic bool ufs_log_debug;
 
 /* libfuse's own messages (request traces with -d) go where ours go. */
@@ -53,6 +53,27 @@ ufs_log_init(const char *debug_file, bool debug)
 	}
 	atomic_store(&ufs_log_debug, debug);
 	fuse_set_log_func(fuse_log_to_ours);
+}
+
+void
+ufs_log_set_debug(bool on)
+{
+	atomic_store(&ufs_log_debug, on);
+}
+
+/* Switch debug output to a new file (unionfsctl -p).  The old stream is
+ * kept open: another thread may be writing to it right now. */
+int
+ufs_log_set_file(const char *path)
+{
+	FILE *f = fopen(path, "ae");
+
+	if (!f)
+		return -errno;
+	setvbuf(f, NULL, _IOLBF, 0);
+	__atomic_store_n(&ufs_log_file, f, __ATOMIC_RELEASE);
+	atomic_store(&ufs_log_debug, true);
+	return 0;
 }
 
 bool

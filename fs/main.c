@@ -30,16 +30,8 @@ static void
 close_branches(struct ufs_fs *fs)
 {
 	lk_free(fs);
-	for (int i = 0; i < fs->nbr; i++) {
-		int mfd = atomic_load(&fs->br[i].metafd);
-
-		close(fs->br[i].fd);
-		if (mfd >= 0)
-			close(mfd);
-		if (fs->br[i].legacyfd >= 0)
-			close(fs->br[i].legacyfd);
-		free(fs->br[i].path);
-	}
+	for (int i = 0; i < fs->nbr; i++)
+		br_close(&fs->br[i]);
 	free(fs->br);
 }
 
@@ -129,6 +121,8 @@ main(int argc, char **argv)
 	}
 	raise_fd_limit();
 	fs->am_root = geteuid() == 0;
+	fs->owner = getuid();
+	pthread_rwlock_init(&fs->br_lock, NULL);
 	/* Worker threads take callers' groups for a moment and drop back to
 	 * none (cred.c); start from none too. */
 	if (fs->am_root)

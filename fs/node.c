@@ -29,7 +29,7 @@ ufs_node_branch(struct ufs_node *n)
 int
 ufs_node_dfd(struct ufs_node *n, int b)
 {
-	return n->dfd ? __atomic_load_n(&n->dfd[b], __ATOMIC_ACQUIRE) : -1;
+	return n->dfd && b >= 0 ? __atomic_load_n(&n->dfd[b], __ATOMIC_ACQUIRE) : -1;
 }
 
 /* Record a new per-branch directory fd; the node takes ownership.  Called
@@ -296,6 +296,8 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
+	if (n)
+		UFS_STAT_ADD(fs->cache_hits, 1);
 	if (n && (n->mode != (lk->st.st_mode & S_IFMT))) {
 		/* Inode number reused by a different object: retire the old node. */
 		HASH_DEL(fs->nodes, n);

@@ -38,7 +38,11 @@ ufs_op_destroy(void *userdata)
 int
 ufs_make_writable(struct ufs_fs *fs, struct ufs_node *n, bool data)
 {
-	if (br_is_rw(fs, ufs_node_branch(n)))
+	int b = ufs_node_branch(n);
+
+	if (b < 0)
+		return -ENOENT;	/* its branch was removed */
+	if (br_is_rw(fs, b))
 		return 0;
 	if (!fs->cfg.cow)
 		return -EROFS;
@@ -59,6 +63,7 @@ ufs_fill_entry(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 	if (err)
 		return err;
 	n = ufs_node_lookup(fs, parent, name, &lk);
+	UFS_STAT_ADD(fs->br[lk.branch].st.lookups, 1);
 	memset(e, 0, sizeof(*e));
 	e->attr = lk.st;
 	ufs_lookup_release(fs, &lk);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ufs.h"
+#include "ufs_ctl.h"
 
 /* Flags used to open a backing file: the kernel did O_CREAT/O_TRUNC
  * checks; O_DIRECT is served as direct_io instead (our buffers are not
@@ -58,8 +59,8 @@ ufs_handles_release_all(struct ufs_fs *fs)
 	}
 }
 
-static void
-file_release(struct ufs_fs *fs, struct ufs_handle *h)
+void
+ufs_file_release_fn(struct ufs_fs *fs, struct ufs_handle *h)
 {
 	struct ufs_file *f = (struct ufs_file *)h;
 
@@ -85,7 +86,7 @@ ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch, int flag
 	f->node = n;
 	pthread_mutex_init(&f->lock, NULL);
 	ufs_node_ref(fs, n);
-	ufs_handle_add(fs, &f->h, file_release);
+	ufs_handle_add(fs, &f->h, ufs_file_release_fn);
 	return f;
 }
 
@@ -97,7 +98,7 @@ ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f)
 	int b = ufs_node_branch(f->node), fd;
 	struct ufs_loc loc;
 
-	if (__atomic_load_n(&f->branch, __ATOMIC_ACQUIRE) == b)
+	if (__atomic_load_n(&f->branch, __ATOMIC_ACQUIRE) == b || f->pinned || b < 0)
 		return __atomic_load_n(&f->fd, __ATOMIC_ACQUIRE);
 	pthread_mutex_lock(&f->lock);
 	if (f->branch != b && ufs_loc_get(fs, f->node, b, &loc) == 0) {
@@ -158,12 +159,15 @@ void
 ufs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct ufs_fs *fs = ufs_fs(req);
+	struct ufs_file *f = file_of(fi);
 
 	(void)ino;
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = ufs_file_fd(ufs_fs(req), file_of(fi));
+	buf.buf[0].fd = ufs_file_fd(fs, f);
 	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE) == 0 && f->branch >= 0)
+		UFS_STAT_ADD(fs->br[f->branch].st.bytes_read, size);
 }
 
 void
@@ -171,13 +175,18 @@ ufs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t
 		 struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(bufv));
+	struct ufs_fs *fs = ufs_fs(req);
+	struct ufs_file *f = file_of(fi);
 	ssize_t n;
 
 	(void)ino;
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = ufs_file_fd(ufs_fs(req), file_of(fi));
+	out.buf[0].fd = ufs_file_fd(fs, f);
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, bufv, 0);
+	if (f->branch >= 0)
+		UFS_STAT_ADD(*(n < 0 ? &fs->br[f->branch].st.errors
+				     : &fs->br[f->branch].st.bytes_written), n < 0 ? 1 : (uint64_t)n);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -202,7 +211,7 @@ ufs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	ufs_handle_del(ufs_fs(req), &f->h);
-	file_release(ufs_fs(req), &f->h);
+	ufs_file_release_fn(ufs_fs(req), &f->h);
 	fuse_reply_err(req, 0);
 }
 
@@ -303,6 +312,22 @@ do_flag_ioctl(struct ufs_fs *fs, struct ufs_node *n, const struct flag_ioctl *io
 	return err;
 }
 
+/* The control channel: a command in, the reply out (ctl.c). */
+static void
+reply_ctl(fuse_req_t req, struct ufs_fs *fs, const void *in, size_t insz, size_t outsz)
+{
+	struct ufs_ctl_msg *msg = malloc(sizeof(*msg));
+
+	if (!msg || insz < sizeof(*msg) || outsz < sizeof(*msg)) {
+		fuse_reply_err(req, msg ? EINVAL : ENOMEM);
+		free(msg);
+		return;
+	}
+	ufs_ctl(fs, req, in, insz, msg->buf, sizeof(msg->buf));
+	fuse_reply_ioctl(req, 0, msg, sizeof(*msg));
+	free(msg);
+}
+
 void
 ufs_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	     struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
@@ -318,10 +343,15 @@ ufs_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 
 	(void)arg;
 	(void)fi;
+	if (cmd == UFS_IOC_CTL && !(flags & FUSE_IOCTL_COMPAT)) {
+		reply_ctl(req, fs, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
 	if (flags & FUSE_IOCTL_COMPAT || !io) {
 		fuse_reply_err(req, ENOTTY);
 		return;
 	}
+	pthread_rwlock_rdlock(&fs->br_lock);
 	memset(&buf, 0, sizeof(buf));
 	if (io->set && in_bufsz < io->size) {
 		fuse_reply_err(req, EINVAL);
@@ -330,6 +360,7 @@ ufs_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	if (io->set)
 		memcpy(&buf, in_buf, io->size);
 	err = do_flag_ioctl(fs, ufs_node_get(fs, ino), io, &buf);
+	pthread_rwlock_unlock(&fs->br_lock);
 	if (err)
 		fuse_reply_err(req, -err);
 	else

@@ -60,6 +60,23 @@ filter_list(char *buf, ssize_t len)
 	return out - buf;
 }
 
+static void
+reply_virtual(fuse_req_t req, struct ufs_fs *fs, struct ufs_node *n, const char *name,
+	      size_t size)
+{
+	char buf[UFS_MAX_BRANCHES * 256];
+	ssize_t len = ufs_ctl_xattr(fs, n, name, buf, sizeof(buf));
+
+	if (len < 0)
+		fuse_reply_err(req, (int)-len);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if ((size_t)len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, (size_t)len);
+}
+
 void
 ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
@@ -68,7 +85,9 @@ ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	int fd = xattr_open(fs, ufs_node_get(fs, ino), proc, sizeof(proc));
 	ssize_t len;
 
-	if (fd < 0 || (size && !buf)) {
+	if (ufs_ctl_is_xattr(name)) {
+		reply_virtual(req, fs, ufs_node_get(fs, ino), name, size);
+	} else if (fd < 0 || (size && !buf)) {
 		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
 	} else if (wo_is_internal_xattr(name)) {
 		fuse_reply_err(req, ENODATA);
@@ -135,7 +154,9 @@ change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value
 {
 	struct ufs_fs *fs = ufs_fs(req);
 	struct ufs_node *n = ufs_node_get(fs, ino);
-	int err = wo_is_internal_xattr(name) ? -EPERM : ufs_make_writable(fs, n, true), fd = -1;
+	int err = wo_is_internal_xattr(name) || ufs_ctl_is_xattr(name) ? -EPERM
+									 : ufs_make_writable(fs, n, true);
+	int fd = -1;
 	char proc[64];
 
 	if (!err)

@@ -329,40 +329,6 @@ parse_mode(char *spec, int index, bool *rw)
 	return 0;
 }
 
-/* Open one branch directory; paths are relative to the chroot if given. */
-static int
-open_branch(struct ufs_fs *fs, const char *spec, bool rw, struct ufs_branch *b)
-{
-	char *full = NULL;
-	struct stat st;
-	int fd;
-
-	if (fs->cfg.chroot && asprintf(&full, "%s/%s", fs->cfg.chroot, spec) < 0)
-		return -1;
-	fd = open(full ? full : spec, O_PATH | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "unionfs: branch %s: %s\n", spec, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "unionfs: branch %s: not a directory\n", spec);
-		goto fail;
-	}
-	b->path = realpath(full ? full : spec, NULL);
-	b->fd = fd;
-	b->rw = rw;
-	b->dev = st.st_dev;
-	atomic_init(&b->metafd, -1);
-	b->legacyfd = openat(fd, UFS_META_LEGACY, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	free(full);
-	return b->path ? 0 : -1;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(full);
-	return -1;
-}
-
 /* Reject a branch given twice and a mountpoint inside a branch (or the
  * reverse): both would make the union recurse into itself. */
 static int
@@ -402,7 +368,7 @@ check_overlaps(struct ufs_fs *fs)
 int
 ufs_branches_open(struct ufs_fs *fs)
 {
-	char *copy = strdup(fs->cfg.dirs), *save = NULL;
+	char *copy = strdup(fs->cfg.dirs), *save = NULL, msg[PATH_MAX + 64];
 	int err = 0;
 
 	fs->br = calloc(UFS_MAX_BRANCHES, sizeof(*fs->br));
@@ -418,7 +384,8 @@ ufs_branches_open(struct ufs_fs *fs)
 			if (!*tok)
 				fprintf(stderr, "unionfs: empty branch path in '%s'\n", fs->cfg.dirs);
 			err = -1;
-		} else if (open_branch(fs, tok, rw, &fs->br[fs->nbr]) < 0) {
+		} else if (br_open(fs, tok, rw, &fs->br[fs->nbr], msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "unionfs: %s\n", msg);
 			err = -1;
 		} else {
 			fs->nbr++;

@@ -9,7 +9,7 @@
 #ifndef UFS_H
 #define UFS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
@@ -50,6 +50,11 @@ struct ufs_config {
 	int wo_overlay, userxattr;	/* whiteout=overlay, userxattr */
 };
 
+/* Per-branch counters (unionfsctl branches). */
+struct ufs_brstats {
+	_Atomic uint64_t lookups, bytes_read, bytes_written, copyups, whiteouts, errors;
+};
+
 /* One layer of the union.  fd keeps the branch pinned (no accidental
  * umount) and is the base of every *at() call on it. */
 struct ufs_branch {
@@ -61,6 +66,7 @@ struct ufs_branch {
 	int legacyfd;		/* O_PATH .unionfs-fuse/, -1 when absent */
 	struct ufs_linkent *links;	/* links.c, under fs->dir_lock */
 	bool links_built;
+	struct ufs_brstats st;
 };
 
 /*
@@ -95,6 +101,25 @@ struct ufs_handle {
 	void (*release)(struct ufs_fs *fs, struct ufs_handle *h);
 };
 
+/* Every FUSE operation, for the per-operation counters. */
+#define UFS_OPS(X)                                                                  \
+	X(lookup) X(forget) X(forget_multi) X(getattr) X(setattr) X(readlink) X(mknod) \
+	X(mkdir) X(unlink) X(rmdir) X(symlink) X(rename) X(link) X(open) X(read)       \
+	X(write_buf) X(flush) X(release) X(fsync) X(opendir) X(readdir)                \
+	X(readdirplus) X(releasedir) X(fsyncdir) X(statfs) X(setxattr) X(getxattr)     \
+	X(listxattr) X(removexattr) X(access) X(create) X(fallocate) X(lseek)          \
+	X(copy_file_range) X(ioctl)
+
+enum ufs_op {
+#define X(op) UFS_OP_##op,
+	UFS_OPS(X)
+#undef X
+	UFS_OP__COUNT
+};
+extern const char *const ufs_op_names[UFS_OP__COUNT];
+
+#define UFS_STAT_ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
+
 /* The origin map keeps st_ino stable across copy-up. */
 struct ufs_origin {
 	UT_hash_handle hh;
@@ -104,8 +129,14 @@ struct ufs_origin {
 
 struct ufs_fs {
 	struct ufs_config cfg;
+	/* Held for reading by every request, for writing by a branch change
+	 * (ctl.c); br, nbr and all per-branch indexes change only then. */
+	pthread_rwlock_t br_lock;
 	struct ufs_branch *br;
 	int nbr;
+	uid_t owner;			/* the user who mounted */
+	_Atomic uint64_t ops[UFS_OP__COUNT];
+	_Atomic uint64_t copyups, bytes_copied, cache_hits;
 	struct ufs_node *root;
 	struct fuse_session *se;
 	pthread_mutex_t table_lock;
@@ -141,6 +172,7 @@ struct ufs_file {
 	int oldfd;		/* fd before the last copy-up, closed at release */
 	int branch;		/* branch the fd was opened on */
 	int flags;
+	bool pinned;		/* its branch was removed: never reopen */
 	struct ufs_node *node;
 	pthread_mutex_t lock;
 };
@@ -156,6 +188,8 @@ enum ufs_loglevel { UFS_LOG_ERR, UFS_LOG_WARN, UFS_LOG_INFO, UFS_LOG_DEBUG };
 void ufs_log_init(const char *debug_file, bool debug);
 void ufs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool ufs_log_debug_on(void);
+void ufs_log_set_debug(bool on);
+int ufs_log_set_file(const char *path);
 #define ufs_dbg(...) do { if (ufs_log_debug_on()) ufs_log(UFS_LOG_DEBUG, __VA_ARGS__); } while (0)
 
 /* ---- opts.c ---- */
@@ -168,6 +202,9 @@ void ufs_config_free(struct ufs_config *cfg);
 void ufs_usage(const char *prog);
 
 /* ---- branch.c ---- */
+int br_open(struct ufs_fs *fs, const char *spec, bool rw, struct ufs_branch *b, char *msg,
+	    size_t size);
+void br_close(struct ufs_branch *b);
 int br_fstatat(const struct ufs_fs *fs, int dirfd, const char *name, struct stat *st);
 int br_openat(int dirfd, const char *name, int flags, mode_t mode);
 int br_opendir_path(int dirfd, const char *name);
@@ -293,6 +330,13 @@ void ufs_dir_clear(struct ufs_dir *d);
 /* 0 when the merged directory shows no entries, -ENOTEMPTY otherwise. */
 int ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n);
 
+/* ---- ctl.c ---- */
+void ufs_ctl(struct ufs_fs *fs, fuse_req_t req, const char *cmd, size_t len, char *buf,
+	     size_t size);
+ssize_t ufs_ctl_xattr(struct ufs_fs *fs, struct ufs_node *n, const char *name, char *buf,
+		      size_t size);
+bool ufs_ctl_is_xattr(const char *name);
+
 /* ---- cred.c ---- */
 struct ufs_cred {
 	bool changed;
@@ -370,6 +414,7 @@ void ufs_handle_add(struct ufs_fs *fs, struct ufs_handle *h,
 		    void (*release)(struct ufs_fs *, struct ufs_handle *));
 void ufs_handle_del(struct ufs_fs *fs, struct ufs_handle *h);
 void ufs_handles_release_all(struct ufs_fs *fs);
+void ufs_file_release_fn(struct ufs_fs *fs, struct ufs_handle *h);
 struct ufs_file *ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch,
 			      int flags);
 int ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f);

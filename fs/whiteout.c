@@ -349,8 +349,23 @@ wo_occupies(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name)
 	       wo_is_whiteout_entry(pfd, name, &st);
 }
 
+static int hide(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir);
+
+static int
+counted(struct ufs_fs *fs, int b, int err)
+{
+	UFS_STAT_ADD(*(err ? &fs->br[b].st.errors : &fs->br[b].st.whiteouts), 1);
+	return err;
+}
+
 int
 wo_hide(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir)
+{
+	return counted(fs, b, hide(fs, parent, b, name, dir));
+}
+
+static int
+hide(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir)
 {
 	int err;
 
@@ -397,8 +412,16 @@ ovl_replace(struct ufs_fs *fs, int pfd, const char *name, bool dir)
 	return err;
 }
 
+static int replace(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir);
+
 int
 wo_replace(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir)
+{
+	return counted(fs, b, replace(fs, parent, b, name, dir));
+}
+
+static int
+replace(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir)
 {
 	int pfd = ufs_node_dfd(parent, b), err;
 
