@@ -119,7 +119,10 @@ void cv_times_restore(int fd, const struct cv_times *t);
 const char *cv_basename(const char *path);
 /* Caller frees: the directory part of path ("" at top level). */
 char *cv_dirname(const char *path);
-/* Print path with "/" in front and control bytes escaped as \ooo. */
+/* Print s with control bytes and backslashes escaped as \ooo (a name may
+ * hold a newline; output stays one line per marker). */
+void cv_print_esc(FILE *out, const char *s);
+/* The same with "/" in front: a branch-relative path. */
 void cv_print_path(FILE *out, const char *path);
 /* Append a malloc'd copy of s to a growable string array. */
 int cv_strv_add(char ***v, size_t *n, size_t *cap, const char *s);

@@ -181,17 +181,23 @@ cv_dirname(const char *path)
 }
 
 void
-cv_print_path(FILE *out, const char *path)
+cv_print_esc(FILE *out, const char *s)
 {
 	const unsigned char *p;
 
-	fputc('/', out);
-	for (p = (const unsigned char *)path; *p; p++) {
+	for (p = (const unsigned char *)s; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f || *p == '\\')
 			fprintf(out, "\\%03o", *p);
 		else
 			fputc(*p, out);
 	}
+}
+
+void
+cv_print_path(FILE *out, const char *path)
+{
+	fputc('/', out);
+	cv_print_esc(out, path);
 }
 
 int
