@@ -62,8 +62,16 @@ static int
 usage_error(const char *object, const char *reason)
 {
 	cm_error(NULL, object, "%s", reason);
-	fprintf(stderr, "Try '%s --help' for more information.\n", cm_prog());
 	return CM_EX_USAGE;
+}
+
+/* getopt's '?': name the option itself, also inside a group like -nx. */
+static int
+bad_option(const char *arg)
+{
+	char opt[3] = {'-', (char)optopt, '\0'};
+
+	return usage_error(optopt ? opt : arg, "unknown option (see --help)");
 }
 
 static int
@@ -88,7 +96,7 @@ add_lower(struct cv_ctx *ctx, const char *dir)
 
 /* -1: go on; otherwise the exit code. */
 static int
-parse_opt(struct cv_ctx *ctx, int c, bool *have_to)
+parse_opt(struct cv_ctx *ctx, int c, char **argv, bool *have_to)
 {
 	switch (c) {
 	case OPT_TO:
@@ -112,9 +120,10 @@ parse_opt(struct cv_ctx *ctx, int c, bool *have_to)
 	case 'V':
 		printf("unionfs-convert %s\n", PACKAGE_VERSION);
 		return CM_EX_OK;
+	case ':':
+		return usage_error(argv[optind - 1], "option needs an argument");
 	default:
-		fprintf(stderr, "Try '%s --help' for more information.\n", cm_prog());
-		return CM_EX_USAGE;
+		return bad_option(argv[optind - 1]);
 	}
 }
 
@@ -124,8 +133,9 @@ parse_args(struct cv_ctx *ctx, int argc, char **argv)
 	bool have_to = false;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "nhV", long_opts, NULL)) != -1) {
-		ret = parse_opt(ctx, c, &have_to);
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":nhV", long_opts, NULL)) != -1) {
+		ret = parse_opt(ctx, c, argv, &have_to);
 		if (ret >= 0)
 			return ret;
 	}

@@ -27,6 +27,16 @@ dir_release(struct ufs_fs *fs, struct ufs_handle *h)
 	free(d);
 }
 
+static bool
+dir_is_merged(struct ufs_fs *fs, struct ufs_node *n)
+{
+	int count = 0;
+
+	for (int b = 0; b < fs->nbr; b++)
+		count += ufs_node_dfd(n, b) >= 0;
+	return count > 1;
+}
+
 void
 ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -42,10 +52,13 @@ ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ufs_node_ref(fs, d->node);
 	ufs_handle_add(fs, &d->h, dir_release);
 	fi->fh = (uintptr_t)d;
-	/* The kernel may cache the listing only while nothing else can change
-	 * the branches (cache=always); our own changes invalidate it. */
-	fi->cache_readdir = fs->cfg.cache == UFS_CACHE_ALWAYS;
-	fi->keep_cache = fs->cfg.cache == UFS_CACHE_ALWAYS;
+	/* The kernel keeps a listing while the directory's mtime stays the same
+	 * (it checks when attributes expire); our own changes invalidate it.
+	 * The mtime of a merged directory is only its top branch's, which
+	 * does not see changes below: those are cached with cache=always only. */
+	fi->cache_readdir = fs->cfg.cache == UFS_CACHE_ALWAYS ||
+			    (fs->cfg.cache == UFS_CACHE_AUTO && !dir_is_merged(fs, d->node));
+	fi->keep_cache = fi->cache_readdir;
 	fuse_reply_open(req, fi);
 }
 

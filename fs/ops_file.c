@@ -152,6 +152,9 @@ ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = fs->cfg.direct_io || (fi->flags & O_DIRECT);
 	fi->keep_cache = fs->cfg.cache != UFS_CACHE_NEVER;
+	/* No FLUSH round trip on close: locks are local and close-time
+	 * errors of local branches show up in fsync and write already. */
+	fi->noflush = fs->cfg.cache != UFS_CACHE_NEVER;
 	fuse_reply_open(req, fi);
 }
 

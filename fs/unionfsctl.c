@@ -224,7 +224,7 @@ ctl_call(int fd, const char *verb, const char *obj, const char *cmd, char **repl
 {
 	int st = ctl_send(fd, cmd, reply);
 
-	if (st < 0 && st == -EPROTO) {
+	if (st == -EPROTO) {
 		cm_error(verb, obj, "malformed reply from the daemon");
 		return CM_EX_FAIL;
 	}
@@ -358,6 +358,8 @@ fail:
 static const char *
 js_skip(const char *p, int depth)
 {
+	char close;
+
 	p = js_ws(p);
 	if (*p == '"')
 		return js_string(p, NULL);
@@ -368,8 +370,7 @@ js_skip(const char *p, int depth)
 	}
 	if (depth > CM_JSON_DEPTH)
 		return NULL;
-	char close = *p == '{' ? '}' : ']';
-
+	close = *p == '{' ? '}' : ']';
 	p = js_ws(p + 1);
 	while (p && *p != close) {
 		if (close == '}') {
@@ -776,14 +777,6 @@ cmd_mode(const struct ctl_opts *o, char **args)
 		cm_error("mode", args[2], "bad mode (use ro or rw)");
 		return CM_EX_USAGE;
 	}
-	if (is_index(args[1])) {
-		unsigned long index;
-
-		if (cm_parse_uint(args[1], CTL_MAX_INDEX, &index) < 0) {
-			cm_error("mode", args[1], "invalid branch index");
-			return CM_EX_USAGE;
-		}
-	}
 	return run_on_branch("mode", args[0], args[1], mode);
 }
 
@@ -931,7 +924,8 @@ legacy_parse(int argc, char **argv, char **cmds, const char **objs, int *n)
 		ex = debug_action(c, optarg, &cmds[*n]);
 		if (ex)
 			return ex;
-		objs[(*n)++] = c == 'd' ? optarg : cmds[*n - 1] + strlen("debugfile ");
+		objs[*n] = c == 'd' ? optarg : cmds[*n] + strlen("debugfile ");
+		(*n)++;
 	}
 	return 0;
 }
