@@ -1,0 +1,1 @@
+# reliability suite build fragment (make stress, make check-valgrind)
