@@ -23,13 +23,13 @@
 enum { OPT_TO = 256, OPT_USERXATTR, OPT_LOWER };
 
 static const struct option long_opts[] = {
-	{"to", required_argument, NULL, OPT_TO},
-	{"dry-run", no_argument, NULL, 'n'},
-	{"userxattr", no_argument, NULL, OPT_USERXATTR},
-	{"lower", required_argument, NULL, OPT_LOWER},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"to", required_argument, NULL, OPT_TO},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"userxattr", no_argument, NULL, OPT_USERXATTR},
+    {"lower", required_argument, NULL, OPT_LOWER},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void
@@ -142,7 +142,8 @@ parse_args(struct cv_ctx *ctx, int argc, char **argv)
 	if (!have_to)
 		return usage_error(NULL, "missing --to overlay|unionfs");
 	if (optind != argc - 1)
-		return usage_error(NULL, optind == argc ? "missing BRANCH" : "more than one BRANCH");
+		return usage_error(NULL,
+				   optind == argc ? "missing BRANCH" : "more than one BRANCH");
 	ctx->branch = argv[optind];
 	return -1;
 }

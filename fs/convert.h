@@ -33,19 +33,19 @@ enum cv_target {
 
 /* The ways a branch can say "PATH is hidden" or "PATH is opaque". */
 enum cv_rep {
-	CV_R_META_FILE = 1u << 0,    /* .unionfs/PATH_HIDDEN~, a file */
-	CV_R_META_DIR = 1u << 1,     /* .unionfs/PATH_HIDDEN~, a directory */
-	CV_R_LEGACY_FILE = 1u << 2,  /* .unionfs-fuse/PATH_HIDDEN~, a file */
-	CV_R_LEGACY_DIR = 1u << 3,   /* .unionfs-fuse/PATH_HIDDEN~, a directory */
-	CV_R_CHARDEV = 1u << 4,	     /* PATH is a 0/0 character device */
-	CV_R_XWO_TRUSTED = 1u << 5,  /* PATH: empty file, trusted.overlay.whiteout */
-	CV_R_XWO_USER = 1u << 6,     /* PATH: empty file, user.overlay.whiteout */
-	CV_R_OCI_WH = 1u << 7,	     /* DIR/.wh.NAME */
-	CV_R_OPQ_TRUSTED = 1u << 8,  /* trusted.overlay.opaque=y on PATH */
-	CV_R_OPQ_USER = 1u << 9,     /* user.overlay.opaque=y on PATH */
-	CV_R_OCI_OPQ = 1u << 10,     /* PATH/.wh..wh..opq */
+	CV_R_META_FILE = 1u << 0,     /* .unionfs/PATH_HIDDEN~, a file */
+	CV_R_META_DIR = 1u << 1,      /* .unionfs/PATH_HIDDEN~, a directory */
+	CV_R_LEGACY_FILE = 1u << 2,   /* .unionfs-fuse/PATH_HIDDEN~, a file */
+	CV_R_LEGACY_DIR = 1u << 3,    /* .unionfs-fuse/PATH_HIDDEN~, a directory */
+	CV_R_CHARDEV = 1u << 4,	      /* PATH is a 0/0 character device */
+	CV_R_XWO_TRUSTED = 1u << 5,   /* PATH: empty file, trusted.overlay.whiteout */
+	CV_R_XWO_USER = 1u << 6,      /* PATH: empty file, user.overlay.whiteout */
+	CV_R_OCI_WH = 1u << 7,	      /* DIR/.wh.NAME */
+	CV_R_OPQ_TRUSTED = 1u << 8,   /* trusted.overlay.opaque=y on PATH */
+	CV_R_OPQ_USER = 1u << 9,      /* user.overlay.opaque=y on PATH */
+	CV_R_OCI_OPQ = 1u << 10,      /* PATH/.wh..wh..opq */
 	CV_R_XDIR_TRUSTED = 1u << 11, /* trusted.overlay.opaque=x: has xattr whiteouts */
-	CV_R_XDIR_USER = 1u << 12,   /* user.overlay.opaque=x */
+	CV_R_XDIR_USER = 1u << 12,    /* user.overlay.opaque=x */
 	CV_R_COUNT = 13,
 };
 
@@ -58,37 +58,37 @@ enum cv_rep {
 
 /* What a marker means once the branch itself has been looked at. */
 enum cv_kind {
-	CV_NONE,	/* only an "x" xattr: no hiding of its own */
-	CV_WHITEOUT,	/* PATH is deleted: nothing at PATH in the branch */
-	CV_OPAQUE,	/* PATH is a directory of the branch, lower content hidden */
-	CV_REDUNDANT,	/* hides nothing the branch does not already hide */
+	CV_NONE,      /* only an "x" xattr: no hiding of its own */
+	CV_WHITEOUT,  /* PATH is deleted: nothing at PATH in the branch */
+	CV_OPAQUE,    /* PATH is a directory of the branch, lower content hidden */
+	CV_REDUNDANT, /* hides nothing the branch does not already hide */
 };
 
 /* One path of the branch with every marker found for it. */
 struct cv_marker {
-	char *path;		/* relative to the branch root, "" for the root */
-	unsigned reps;		/* enum cv_rep bits found by the scan */
+	char *path;    /* relative to the branch root, "" for the root */
+	unsigned reps; /* enum cv_rep bits found by the scan */
 	enum cv_kind kind;
-	unsigned keep;		/* reps already in the target format */
-	unsigned create;	/* the rep to create (0: none) */
-	unsigned drop;		/* reps to remove, after create */
-	size_t missing;		/* parent components to create (overlay) */
-	const char *why;	/* reason for CV_REDUNDANT; static */
-	char *why_path;		/* path the reason names, or NULL */
+	unsigned keep;	 /* reps already in the target format */
+	unsigned create; /* the rep to create (0: none) */
+	unsigned drop;	 /* reps to remove, after create */
+	size_t missing;	 /* parent components to create (overlay) */
+	const char *why; /* reason for CV_REDUNDANT; static */
+	char *why_path;	 /* path the reason names, or NULL */
 };
 
 struct cv_ctx {
 	enum cv_target to;
 	bool dry_run, userxattr;
-	const char *branch;	/* as given, for messages */
-	int rootfd;		/* the branch, O_RDONLY|O_DIRECTORY */
-	int *lowerfd;		/* --lower directories, in order */
+	const char *branch; /* as given, for messages */
+	int rootfd;	    /* the branch, O_RDONLY|O_DIRECTORY */
+	int *lowerfd;	    /* --lower directories, in order */
 	size_t nlower;
-	struct cv_marker *m;	/* sorted by path after cv_plan() */
+	struct cv_marker *m; /* sorted by path after cv_plan() */
 	size_t n, cap;
-	char **stale;		/* our temporaries left by a crash, branch-relative */
+	char **stale; /* our temporaries left by a crash, branch-relative */
 	size_t nstale, capstale;
-	char *unknown;		/* first non-marker found in a meta tree */
+	char *unknown; /* first non-marker found in a meta tree */
 	bool has_meta, has_legacy;
 	unsigned long changes;
 };

@@ -133,8 +133,8 @@ chain_attrs(const struct cv_ctx *ctx, int wfd, char *inner, char *real, size_t k
 
 /* Build "TMP/M1/.../Mk/NAME" in the work area; tail is "/M1/.../Mk" or "". */
 static int
-build_chain(const struct cv_ctx *ctx, int wfd, const char *tmp, const char *tail,
-	    const char *name, char **inner)
+build_chain(const struct cv_ctx *ctx, int wfd, const char *tmp, const char *tail, const char *name,
+	    char **inner)
 {
 	int fd, err;
 
@@ -417,8 +417,9 @@ drop_meta(const struct cv_ctx *ctx, const struct cv_marker *m, unsigned rep)
 	char *dir = cv_dirname(m->path), *mdir = NULL, *name = NULL;
 	int fd, err = -ENOMEM;
 
-	if (dir && asprintf(&mdir, "%s%s%s", rep & CV_R_LEGACY ? CV_LEGACY : CV_META,
-			    *dir ? "/" : "", dir) >= 0 &&
+	if (dir &&
+	    asprintf(&mdir, "%s%s%s", rep & CV_R_LEGACY ? CV_LEGACY : CV_META, *dir ? "/" : "",
+		     dir) >= 0 &&
 	    asprintf(&name, "%s" CV_SUFFIX, cv_basename(m->path)) >= 0) {
 		fd = cv_open_dir(ctx->rootfd, mdir);
 		err = fd < 0 ? (fd == -ENOENT ? 0 : fd) : cv_rmtree_at(fd, name);
@@ -447,8 +448,8 @@ drop_rep(const struct cv_ctx *ctx, const struct cv_marker *m, unsigned rep)
 	    (m->keep & (CV_R_XWO_TRUSTED | CV_R_XWO_USER)))
 		return drop_xwo_xattr(ctx, m->path, rep);
 	dir = cv_dirname(m->path);
-	if (dir && asprintf(&name, "%s%s", rep == CV_R_OCI_WH ? CV_WH : "",
-			    cv_basename(m->path)) >= 0)
+	if (dir &&
+	    asprintf(&name, "%s%s", rep == CV_R_OCI_WH ? CV_WH : "", cv_basename(m->path)) >= 0)
 		err = drop_entry(ctx, dir, name, rep);
 	free(name);
 	free(dir);

@@ -8,11 +8,11 @@
  * before the first change.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <linux/capability.h>
 
 #include "common.h"
 #include "convert.h"
@@ -199,7 +199,8 @@ refuse(struct cv_ctx *ctx)
 	size_t i;
 
 	if (ctx->to == CV_TO_OVERLAY && ctx->unknown) {
-		cm_error("convert", ctx->unknown, "not a marker; move it out of the meta directory first");
+		cm_error("convert", ctx->unknown,
+			 "not a marker; move it out of the meta directory first");
 		return CM_EX_FAIL;
 	}
 	for (i = 0; i < ctx->n; i++) {
@@ -208,7 +209,8 @@ refuse(struct cv_ctx *ctx)
 				 "an opaque branch root cannot be expressed in the unionfs format");
 			return CM_EX_UNSUPP;
 		}
-		if (ctx->m[i].create == CV_R_OPQ_TRUSTED && !cm_has_cap(CAP_SYS_ADMIN)) {
+		if (ctx->m[i].create == CV_R_OPQ_TRUSTED && !ctx->dry_run &&
+		    !cm_has_cap(CAP_SYS_ADMIN)) {
 			cm_error("set", "trusted.overlay.opaque",
 				 "needs CAP_SYS_ADMIN (use --userxattr for user.overlay.*)");
 			return CM_EX_PERM;
@@ -274,7 +276,8 @@ cv_rep_name(const struct cv_marker *m, unsigned rep)
 	} else if (rep == CV_R_OCI_WH) {
 		dir = cv_dirname(m->path);
 		r = dir ? asprintf(&s, "%s%s" CV_WH "%s", dir, *dir ? "/" : "",
-				   cv_basename(m->path)) : -1;
+				   cv_basename(m->path))
+			: -1;
 		free(dir);
 	} else if (rep == CV_R_OCI_OPQ) {
 		r = asprintf(&s, "%s%s" CV_OPQ, m->path, *m->path ? "/" : "");

@@ -11,12 +11,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <linux/capability.h>
 
 #include "common.h"
 #include "convert.h"
@@ -70,6 +70,13 @@ add_stale(struct cv_ctx *ctx, const char *prefix, const char *dir, const char *n
 	return err;
 }
 
+/* A name a marker may hide: "." and ".." would leave the directory. */
+static bool
+plain_name(const char *name)
+{
+	return *name && strcmp(name, ".") && strcmp(name, "..");
+}
+
 /* ---- the meta trees ---- */
 
 static int scan_meta_dir(struct cv_ctx *ctx, int fd, const char *dir, bool legacy);
@@ -81,8 +88,7 @@ note_unknown(struct cv_ctx *ctx, const char *dir, const char *name, bool legacy)
 
 	if (ctx->unknown)
 		return 0;
-	if (asprintf(&p, "%s/%s%s%s", legacy ? CV_LEGACY : CV_META, dir, *dir ? "/" : "",
-		     name) < 0)
+	if (asprintf(&p, "%s/%s%s%s", legacy ? CV_LEGACY : CV_META, dir, *dir ? "/" : "", name) < 0)
 		return -ENOMEM;
 	ctx->unknown = p;
 	return 0;
@@ -104,6 +110,10 @@ scan_meta_entry(struct cv_ctx *ctx, int dfd, const char *dir, const char *name, 
 		return ctx->to == CV_TO_UNIONFS ? add_stale(ctx, CV_META "/", dir, name) : 0;
 	if (len > SUFFIX_LEN && !strcmp(name + len - SUFFIX_LEN, CV_SUFFIX)) {
 		sub = strndup(name, len - SUFFIX_LEN);
+		if (sub && !plain_name(sub)) {
+			free(sub);
+			return note_unknown(ctx, dir, name, legacy);
+		}
 		err = add_rep(ctx, sub ? join(dir, sub) : NULL,
 			      S_ISDIR(st.st_mode) ? (legacy ? CV_R_LEGACY_DIR : CV_R_META_DIR)
 						  : (legacy ? CV_R_LEGACY_FILE : CV_R_META_FILE));
@@ -169,10 +179,9 @@ static const struct {
 	const char *opaque, *whiteout;
 	unsigned y, x, wo;
 } ns[] = {
-	{"trusted.overlay.opaque", "trusted.overlay.whiteout", CV_R_OPQ_TRUSTED,
-	 CV_R_XDIR_TRUSTED, CV_R_XWO_TRUSTED},
-	{"user.overlay.opaque", "user.overlay.whiteout", CV_R_OPQ_USER, CV_R_XDIR_USER,
-	 CV_R_XWO_USER},
+    {"trusted.overlay.opaque", "trusted.overlay.whiteout", CV_R_OPQ_TRUSTED, CV_R_XDIR_TRUSTED,
+     CV_R_XWO_TRUSTED},
+    {"user.overlay.opaque", "user.overlay.whiteout", CV_R_OPQ_USER, CV_R_XDIR_USER, CV_R_XWO_USER},
 };
 
 static bool
@@ -267,13 +276,13 @@ scan_tree_entry(struct cv_ctx *ctx, int dfd, const char *path, const char *name,
 		return errno == ENOENT ? 0 : -errno;
 	if (S_ISDIR(st.st_mode))
 		return scan_subdir(ctx, dfd, path, name);
-	if (cv_is_tmpname(name) &&
-	    ((S_ISCHR(st.st_mode) && !st.st_rdev) || (S_ISREG(st.st_mode) && !st.st_size)))
+	/* Our temporary whiteouts hide nothing: left by a crash, they go. */
+	if (cv_is_tmpname(name) && S_ISCHR(st.st_mode) && !st.st_rdev)
 		return add_stale(ctx, "", path, name);
 	if (!strcmp(name, CV_OPQ))
 		return add_rep(ctx, strdup(path), CV_R_OCI_OPQ);
 	/* .wh..wh.* other than .opq are aufs internals, not whiteouts. */
-	if (!strncmp(name, CV_WH, 4) && name[4] && strncmp(name, CV_WH CV_WH, 8))
+	if (!strncmp(name, CV_WH, 4) && plain_name(name + 4) && strncmp(name, CV_WH CV_WH, 8))
 		return add_rep(ctx, join(path, name + 4), CV_R_OCI_WH);
 	if (S_ISCHR(st.st_mode) && !st.st_rdev)
 		return add_rep(ctx, join(path, name), CV_R_CHARDEV);

@@ -355,3 +355,35 @@ def test_stale_temporary_whiteout_is_removed(convert, branch):
     lines = check_ok(convert("--to", "unionfs", branch))
     assert lines[0] == "/.ufs-convert.99999.0: stale temporary removed"
     assert os.listdir(branch) == []
+
+
+@needs_root
+def test_half_converted_marker_is_completed(convert, branch):
+    """A crash between placing the new marker and removing the old one
+    leaves both; a rerun keeps the new one and removes the old."""
+    mk(branch, ".unionfs/a_HIDDEN~", "")
+    os.mknod(os.path.join(branch, "a"), stat.S_IFCHR, 0)
+    ino = os.lstat(os.path.join(branch, "a")).st_ino
+    lines = check_ok(convert("--to", "overlay", branch))
+    assert lines[0] == "/a: .unionfs/a_HIDDEN~ -> character device 0/0"
+    assert os.lstat(os.path.join(branch, "a")).st_ino == ino
+    assert os.listdir(branch) == ["a"]
+
+
+@needs_root
+def test_other_namespace_opaque_is_moved(convert, branch):
+    d = mk(branch, "d")
+    os.setxattr(d, "user.overlay.opaque", b"y")
+    check_ok(convert("--to", "overlay", branch))
+    assert xattr(d, "trusted.overlay.opaque") == b"y"
+    assert xattr(d, "user.overlay.opaque") is None
+
+
+@needs_root
+def test_marker_for_dot_dot_is_not_a_marker(convert, workdir, branch):
+    mk(branch, ".unionfs/.._HIDDEN~")
+    before = snapshot(workdir)
+    r = convert("--to", "overlay", branch)
+    assert r.returncode == 1 and "not a marker" in r.stderr
+    assert snapshot(workdir) == before
+    assert xattr(workdir, "trusted.overlay.opaque") is None
