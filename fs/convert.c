@@ -172,6 +172,7 @@ ctx_free(struct cv_ctx *ctx)
 		free(ctx->stale[i]);
 	free(ctx->stale);
 	free(ctx->unknown);
+	free(ctx->last_chain);
 	for (i = 0; i < ctx->nlower; i++)
 		close(ctx->lowerfd[i]);
 	free(ctx->lowerfd);

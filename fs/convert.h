@@ -88,7 +88,8 @@ struct cv_ctx {
 	size_t n, cap;
 	char **stale; /* our temporaries left by a crash, branch-relative */
 	size_t nstale, capstale;
-	char *unknown; /* first non-marker found in a meta tree */
+	char *unknown;	  /* first non-marker found in a meta tree */
+	char *last_chain; /* parent directories the plan creates last */
 	bool has_meta, has_legacy;
 	unsigned long changes;
 };

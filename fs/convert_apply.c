@@ -191,17 +191,38 @@ publish_chain(const struct cv_ctx *ctx, int wfd, const char *tmp, const char *ha
 	return err;
 }
 
+/* How many trailing components of dir the branch lacks right now (an
+ * earlier marker may have created some since the plan was made). */
+static int
+count_missing(const struct cv_ctx *ctx, const char *dir, size_t *k)
+{
+	char *p = strdup(dir), *slash;
+	int fd;
+
+	if (!p)
+		return -ENOMEM;
+	for (*k = 0; (fd = cv_open_dir(ctx->rootfd, p)) == -ENOENT && *p; (*k)++) {
+		slash = strrchr(p, '/');
+		*(slash ? slash : p) = '\0';
+	}
+	free(p);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
 /* A whiteout whose parents the branch lacks: the missing directories and
  * the whiteout are built in the work area and renamed in as one. */
 static int
-create_chain(struct cv_ctx *ctx, const struct cv_marker *m, const char *dir)
+create_chain(struct cv_ctx *ctx, const struct cv_marker *m, const char *dir, size_t k)
 {
 	char tmp[TMP_SIZE], *inner = NULL, *have, *first, *real = strdup(dir);
 	int wfd, err;
 
 	if (!real)
 		return -ENOMEM;
-	err = split_missing(dir, m->missing, &have, &first);
+	err = split_missing(dir, k, &have, &first);
 	if (err) {
 		free(real);
 		return err;
@@ -213,7 +234,7 @@ create_chain(struct cv_ctx *ctx, const struct cv_marker *m, const char *dir)
 		err = build_chain(ctx, wfd, tmp, dir + strlen(have) + !!*have + strlen(first),
 				  cv_basename(m->path), &inner);
 	if (!err)
-		err = chain_attrs(ctx, wfd, inner, real, m->missing);
+		err = chain_attrs(ctx, wfd, inner, real, k);
 	if (!err)
 		err = publish_chain(ctx, wfd, tmp, have, first);
 	if (err && wfd >= 0)
@@ -235,11 +256,13 @@ create_whiteout(struct cv_ctx *ctx, const struct cv_marker *m)
 	char *dir = cv_dirname(m->path), tmp[TMP_SIZE];
 	struct cv_times t;
 	int fd, err;
+	size_t k;
 
 	if (!dir)
 		return -ENOMEM;
-	if (m->missing) {
-		err = create_chain(ctx, m, dir);
+	err = count_missing(ctx, dir, &k);
+	if (err || k) {
+		err = err ? err : create_chain(ctx, m, dir, k);
 		free(dir);
 		return err;
 	}

@@ -95,6 +95,20 @@ count_components(const char *s)
 	return n;
 }
 
+/*
+ * Will an earlier marker's whiteout have created directory dir?  Markers
+ * are sorted, so all markers below a directory come together: the chain
+ * planned last is the only one that can hold dir.
+ */
+static bool
+planned(const struct cv_ctx *ctx, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	return ctx->last_chain && !strncmp(ctx->last_chain, dir, len) &&
+	       (!ctx->last_chain[len] || ctx->last_chain[len] == '/');
+}
+
 /* One ancestor of a whiteout whose parent is missing: 1 when decided.
  * Takes ownership of pre; *opq holds the deepest opaque ancestor. */
 static int
@@ -117,11 +131,18 @@ parent_step(struct cv_ctx *ctx, struct cv_marker *m, char *pre, const char *dir,
 		free(pre);
 		return 0;
 	}
+	if (err == -ENOENT && planned(ctx, pre)) {
+		free(pre);
+		return 0;
+	}
 	if (err == -ENOENT && *opq) {
 		redundant(m, "below the opaque directory ", *opq);
 		*opq = NULL;
 	} else if (err == -ENOENT) {
 		m->missing = count_components(dir) - count_components(pre) + 1;
+		free(ctx->last_chain);
+		if (!(ctx->last_chain = strdup(dir)))
+			err = -ENOMEM;
 	} else if (!err || not_there(err)) {
 		redundant(m, "below a non-directory at ", pre);
 		return 1;

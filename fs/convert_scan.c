@@ -57,13 +57,14 @@ add_rep(struct cv_ctx *ctx, char *path, unsigned rep)
 	return 0;
 }
 
+/* Record prefix/dir/name (empty parts skipped) as a stale temporary. */
 static int
 add_stale(struct cv_ctx *ctx, const char *prefix, const char *dir, const char *name)
 {
 	char *p;
 	int err;
 
-	if (asprintf(&p, "%s%s%s%s", prefix, dir, *dir || *prefix ? "/" : "", name) < 0)
+	if (asprintf(&p, "%s%s%s%s%s", prefix, *prefix ? "/" : "", dir, *dir ? "/" : "", name) < 0)
 		return -ENOMEM;
 	err = cv_strv_add(&ctx->stale, &ctx->nstale, &ctx->capstale, p);
 	free(p);
@@ -107,7 +108,7 @@ scan_meta_entry(struct cv_ctx *ctx, int dfd, const char *dir, const char *name, 
 	if (!*dir && !legacy && !strcmp(name, CV_WORK))
 		return 0; /* the daemon's work area, not a marker */
 	if (!legacy && cv_is_tmpname(name))
-		return ctx->to == CV_TO_UNIONFS ? add_stale(ctx, CV_META "/", dir, name) : 0;
+		return ctx->to == CV_TO_UNIONFS ? add_stale(ctx, CV_META, dir, name) : 0;
 	if (len > SUFFIX_LEN && !strcmp(name + len - SUFFIX_LEN, CV_SUFFIX)) {
 		sub = strndup(name, len - SUFFIX_LEN);
 		if (sub && !plain_name(sub)) {

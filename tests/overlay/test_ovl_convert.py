@@ -387,3 +387,23 @@ def test_marker_for_dot_dot_is_not_a_marker(convert, workdir, branch):
     assert r.returncode == 1 and "not a marker" in r.stderr
     assert snapshot(workdir) == before
     assert xattr(workdir, "trusted.overlay.opaque") is None
+
+
+@needs_root
+def test_stale_temporary_marker_in_meta_directory_is_removed(convert, branch):
+    mk(branch, ".unionfs/d/.ufs-convert.99999.3", "")
+    mk(branch, ".unionfs/d/f_HIDDEN~", "")
+    lines = check_ok(convert("--to", "unionfs", branch))
+    assert lines[0] == "/.unionfs/d/.ufs-convert.99999.3: stale temporary removed"
+    assert os.listdir(os.path.join(branch, ".unionfs/d")) == ["f_HIDDEN~"]
+
+
+@needs_root
+def test_several_whiteouts_share_created_parents(convert, branch):
+    for name in ("d/e/g1", "d/e/g2", "d/f1", "d-x"):
+        mk(branch, ".unionfs/%s_HIDDEN~" % name, "")
+    lines = check_ok(convert("--to", "overlay", branch))
+    assert [line for line in lines if "parent" in line] == [
+        "/d/e/g1: .unionfs/d/e/g1_HIDDEN~ -> character device 0/0 (with 2 parent directories)"]
+    for name in ("d/e/g1", "d/e/g2", "d/f1", "d-x"):
+        assert whiteout_dev(os.path.join(branch, name))
