@@ -199,7 +199,8 @@ def assert_same(a, b, what):
 # The shared scenario: a lower layer and the changes made on top of it.
 
 def make_lower(lower):
-    for d in ("dir_del/sub", "dir_recreate/sub", "ren_dir/y", "deep/a/b/c", "keep_dir"):
+    for d in ("dir_del/sub", "dir_recreate/sub", "ren_dir/y", "deep/a/b/c", "keep_dir",
+              "deep/a/sub", "swap_dir"):
         os.makedirs(os.path.join(lower, d))
     files = {
         "keep.txt": "keep\n", "del.txt": "delete me\n", "mod.txt": "original\n",
@@ -208,7 +209,8 @@ def make_lower(lower):
         "dir_recreate/old1": "old1\n", "dir_recreate/sub/old2": "old2\n",
         "ren_dir/x": "x\n", "ren_dir/y/z": "z\n",
         "deep/a/b/c/file": "deep file\n", "deep/a/b/c/other": "deep other\n",
-        "keep_dir/f": "kept\n",
+        "keep_dir/f": "kept\n", "keep_dir/g": "rewrite me\n", "deep/a/sub/s": "s\n",
+        "swap_dir/a": "a\n", "swap_file": "file\n",
     }
     for rel, data in files.items():
         write(os.path.join(lower, rel), data)
@@ -250,15 +252,24 @@ def make_changes(mnt):
     os.symlink("mod.txt", m("newlink"))
     os.makedirs(m("newdir/inner"))
     write(m("newdir/inner/f"), "fresh\n")
+    shutil.rmtree(m("deep/a/sub"))
+    shutil.rmtree(m("swap_dir"))
+    write(m("swap_dir"), "now a file\n")
+    os.unlink(m("swap_file"))
+    os.mkdir(m("swap_file"))
+    write(m("swap_file/inner"), "now a dir\n")
+    os.unlink(m("keep_dir/g"))
+    write(m("keep_dir/g"), "rewritten\n")
 
 
 # What every round trip must show after make_changes (so that two equal
 # views are also the right view).
 SCENARIO_ABSENT = ("del.txt", "dir_del", "ren_src.txt", "ren_dir", "link_del",
-                   "deep/a/b/c/file", "dir_recreate/old1", "dir_recreate/sub")
+                   "deep/a/b/c/file", "dir_recreate/old1", "dir_recreate/sub", "deep/a/sub",
+                   "swap_dir/a")
 SCENARIO_PRESENT = ("keep.txt", "ren_dst.txt", "ren_dir2/x", "ren_dir2/y/z",
                     "deep/a/b/c/other", "dir_recreate/new", "newdir/inner/f", "newlink",
-                    "keep_dir/f", "link")
+                    "keep_dir/f", "link", "swap_file/inner")
 
 
 def assert_scenario(v):
@@ -268,3 +279,5 @@ def assert_scenario(v):
     assert v["mode.txt"]["mode"] == oct(0o100600)
     assert v["newlink"]["target"] == "mod.txt"
     assert v["deep/a"]["mode"] == oct(0o40750) and v["deep/a/b"]["uid"] == 1000
+    assert v["swap_dir"]["mode"] == oct(0o100644) and v["swap_dir"]["size"] == 11
+    assert v["keep_dir/g"]["size"] == len("rewritten\n")
