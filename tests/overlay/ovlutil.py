@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
 import time
 
 import pytest
@@ -13,6 +14,9 @@ import pytest
 FUSERMOUNT = shutil.which("fusermount3")
 MOUNT_TIMEOUT = 10.0
 EXIT_TIMEOUT = 10.0
+# A hung daemon must not hang the suite: after this long its FUSE connection
+# is aborted, so every blocked system call on the mount fails.
+WATCHDOG_TIMEOUT = 60.0
 # Portable overlay options: no redirect/metacopy/index xattrs, which only
 # the kernel understands, so a layer it writes holds whiteouts and opaque
 # directories only (a merged directory rename then copies, as mv does).
@@ -42,6 +46,19 @@ def mounts_under(prefix):
 
 def mounted(path):
     return os.path.abspath(path) in mounts_under(os.path.abspath(path))
+
+
+def abort_fuse(mnt):
+    """Abort the FUSE connection of the mount at mnt (found in mountinfo,
+    without touching the mount itself)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4].replace("\\040", " ") == os.path.abspath(mnt):
+                path = "/sys/fs/fuse/connections/%s/abort" % fields[2].split(":")[1]
+                if os.path.exists(path):
+                    with open(path, "w") as a:
+                        a.write("1")
 
 
 def force_unmount(mnt):
@@ -75,7 +92,7 @@ class UnionMount:
     def __init__(self, binary, spec, mnt, opts, log):
         opts = ",".join(o for o in ("cache=never,hide_meta_files", opts) if o)
         self.argv = [binary, "-f", "-o", opts, spec, mnt]
-        self.mnt, self.log, self.proc = mnt, log, None
+        self.mnt, self.log, self.proc, self.watchdog = mnt, log, None, None
 
     def start(self):
         with open(self.log, "a") as log:
@@ -89,12 +106,24 @@ class UnionMount:
                 self.stop()
                 pytest.fail("unionfs did not mount %s:\n%s" % (self.mnt, read(self.log)))
             time.sleep(0.02)
+        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, self.hung)
+        self.watchdog.daemon = True
+        self.watchdog.start()
         return self
+
+    def hung(self):
+        """Watchdog: end the FUSE connection (abort it through fusectl, or
+        kill the daemon, which closes /dev/fuse)."""
+        abort_fuse(self.mnt)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
 
     def stop(self):
         """Unmount and reap; returns the daemon's exit status."""
         if self.proc is None:
             return None
+        if self.watchdog:
+            self.watchdog.cancel()
         force_unmount(self.mnt)
         try:
             rc = self.proc.wait(EXIT_TIMEOUT)
