@@ -1,0 +1,389 @@
+"""Helpers of the reliability suite: the Union mount handle (foreground
+daemon, mount wait, watchdog, kill -9, remount, teardown checks), branch
+inspection ("fsck") and small file utilities.  Imported by conftest.py and
+the test_rel_* modules only."""
+import errno
+import hashlib
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+FUSERMOUNT = shutil.which("fusermount3")
+STRESS = int(os.environ.get("UFS_STRESS") or 0)
+VALGRIND = os.environ.get("UFS_VALGRIND", "") not in ("", "0")
+VALGRIND_ERROR = 99
+REPORT_WORDS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                "ERROR: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
+MOUNT_TIMEOUT = 60.0 if VALGRIND else 10.0
+EXIT_TIMEOUT = 60.0 if VALGRIND else 10.0
+# A hung daemon must not hang the suite: after this long the FUSE connection
+# is aborted, so every blocked system call returns ENOTCONN and the test fails.
+WATCHDOG_TIMEOUT = 600.0 if (STRESS or VALGRIND) else 150.0
+META = ".unionfs"
+WORK = ".ufs-work"
+
+
+def scaled(check, stress_value):
+    """check in `make check`, stress_value * UFS_STRESS in `make stress`."""
+    return stress_value * STRESS if STRESS else check
+
+
+# --------------------------------------------------------------------------
+# Environment probes.
+
+def fuse_missing_reason():
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse does not exist"
+    if FUSERMOUNT is None:
+        return "fusermount3 is not installed"
+    try:
+        fd = os.open("/dev/fuse", os.O_RDWR)
+    except OSError as e:
+        return "cannot open /dev/fuse: %s" % e.strerror
+    os.close(fd)
+    return None
+
+
+def sanitized_build(binary):
+    try:
+        with open(binary, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Mount table.
+
+def _mountinfo():
+    with open("/proc/self/mountinfo") as f:
+        return [line.split() for line in f]
+
+
+def _unescape(path):
+    return path.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+
+
+def mounted(path):
+    path = os.path.abspath(path)
+    return any(_unescape(f[4]) == path for f in _mountinfo())
+
+
+def mounts_under(base):
+    base = os.path.abspath(base)
+    return [_unescape(f[4]) for f in _mountinfo()
+            if _unescape(f[4]) == base or _unescape(f[4]).startswith(base + "/")]
+
+
+def mount_minor(path):
+    path = os.path.abspath(path)
+    for f in _mountinfo():
+        if _unescape(f[4]) == path:
+            return int(f[2].split(":")[1])
+    return None
+
+
+def lazy_unmount(mnt):
+    """Detach a mount whatever state its daemon is in."""
+    if not mounted(mnt):
+        return
+    subprocess.run([FUSERMOUNT, "-u", "-z", mnt], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    if mounted(mnt):
+        subprocess.run(["umount", "-l", mnt], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+# --------------------------------------------------------------------------
+# Files.
+
+def read(path, mode="rb"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def write(path, data, mode="wb"):
+    with open(path, mode) as f:
+        f.write(data)
+
+
+def sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(4 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pattern(seed, size):
+    """Deterministic position-dependent bytes: misplaced blocks never match."""
+    block = hashlib.sha256(b"%d" % seed).digest() * 128  # 4 KiB
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += b"%08d" % i + block[8:]
+        i += 1
+    return bytes(out[:size])
+
+
+def tree_snapshot(root, skip_meta=False):
+    """Everything observable about a tree except atimes: {relpath: entry}."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if skip_meta and dirpath == root and META in dirnames:
+            dirnames.remove(META)
+        dirnames.sort()
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            entry = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode)]
+            if not stat.S_ISDIR(st.st_mode):
+                entry.append(st.st_size)
+            if stat.S_ISREG(st.st_mode):
+                entry.append(sha(p))
+            elif stat.S_ISLNK(st.st_mode):
+                entry.append(os.readlink(p))
+            snap[os.path.relpath(p, root)] = entry
+    return snap
+
+
+def ro_snapshot(root):
+    """Stricter snapshot for read-only branches: also mtimes, inodes, xattrs."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [""] + dirnames + filenames:
+            if name == "" and dirpath != root:
+                continue
+            p = os.path.join(dirpath, name) if name else dirpath
+            st = os.lstat(p)
+            entry = [st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns,
+                     st.st_nlink, st.st_ino]
+            try:
+                entry.append(sorted((x, os.getxattr(p, x, follow_symlinks=False))
+                                    for x in os.listxattr(p, follow_symlinks=False)))
+            except OSError:
+                pass
+            snap[os.path.relpath(p, root)] = entry
+    return snap
+
+
+def debris(mnt):
+    """Names visible in the union that only a half-finished operation could
+    leave: temp files, markers, the work area."""
+    bad = []
+    for dirpath, dirnames, filenames in os.walk(mnt):
+        if dirpath == mnt and META in dirnames:
+            dirnames.remove(META)
+        for name in dirnames + filenames:
+            if (name.startswith(".ufs-tmp") or name.endswith("_HIDDEN~")
+                    or name == WORK or name.startswith(".wh.")):
+                bad.append(os.path.relpath(os.path.join(dirpath, name), mnt))
+    return bad
+
+
+def branch_fsck(branch):
+    """Problems in an RW branch after a mount has cleaned it: a non-empty
+    work area, or `.ufs-tmp.*` names anywhere."""
+    problems = []
+    work = os.path.join(branch, META, WORK)
+    if os.path.isdir(work) and os.listdir(work):
+        problems.append("work area not empty: %s" % sorted(os.listdir(work))[:10])
+    for dirpath, dirnames, filenames in os.walk(branch):
+        for name in dirnames + filenames:
+            if name.startswith(".ufs-tmp"):
+                problems.append("temporary left: %s"
+                                % os.path.relpath(os.path.join(dirpath, name), branch))
+    return problems
+
+
+def daemon_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def daemon_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def drop_caches():
+    """Make the kernel forget cached dentries/inodes (so FORGETs reach the
+    daemon); a no-op without root."""
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2")
+    except OSError:
+        pass
+
+
+def errname(e):
+    return errno.errorcode.get(e, str(e))
+
+
+# --------------------------------------------------------------------------
+# The union.
+
+class Union:
+    """One union: mnt, branches (name -> path), the daemon and its log.
+    spec is a list of (name, mode); u.b[name] is that branch's path,
+    u.m(rel) a path in the mount."""
+
+    def __init__(self, request, unionfs_bin, workdir, spec, opts, mnt_name):
+        self.request = request
+        self.bin = unionfs_bin
+        self.workdir = workdir
+        self.spec = list(spec)
+        self.b = {}
+        for name, _mode in self.spec:
+            path = os.path.join(workdir, name)
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, 0o755)
+            self.b[name] = path
+        self.opts = opts
+        self.mnt = os.path.join(workdir, mnt_name)
+        os.makedirs(self.mnt, exist_ok=True)
+        os.chmod(self.mnt, 0o755)
+        self.proc = None
+        self.log = None
+        self.nstarts = 0
+        self.allowed_exit = {0}
+        self.ro_snap = {}
+        self.watchdog = None
+
+    def m(self, rel=""):
+        return os.path.join(self.mnt, rel) if rel else self.mnt
+
+    def rw_branches(self):
+        return [self.b[n] for n, mode in self.spec if mode == "RW"]
+
+    def argv(self):
+        opts = ",".join(o for o in ("cache=never", self.opts) if o)
+        spec = ":".join("%s=%s" % (self.b[n], mode) for n, mode in self.spec)
+        argv = [self.bin, "-f", "-o", opts, spec, self.mnt]
+        if VALGRIND:
+            argv = ["valgrind", "--tool=memcheck", "--error-exitcode=%d" % VALGRIND_ERROR,
+                    "--leak-check=full", "--errors-for-leak-kinds=definite",
+                    "--show-leak-kinds=definite", "--track-fds=no", "-q"] + argv
+        return argv
+
+    def start(self):
+        assert not mounted(self.mnt), "%s is already mounted" % self.mnt
+        if not os.access(self.bin, os.X_OK):
+            pytest.fail("%s is not built (make fs/unionfs)" % self.bin)
+        self.log = os.path.join(self.workdir, "daemon-%s-%d.log"
+                                % (os.path.basename(self.mnt), self.nstarts))
+        self.nstarts += 1
+        node = self.request.node
+        node._rel_logs = getattr(node, "_rel_logs", []) + [self.log]
+        self.ro_snap = {n: ro_snapshot(self.b[n]) for n, mode in self.spec if mode == "RO"}
+        with open(self.log, "w") as log:
+            log.write("$ %s\n" % " ".join(self.argv()))
+            log.flush()
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_mounted()
+        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, self.abort_connection)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        return self
+
+    def _wait_mounted(self):
+        deadline = time.monotonic() + MOUNT_TIMEOUT
+        while time.monotonic() < deadline:
+            if mounted(self.mnt):
+                return
+            if self.proc.poll() is not None:
+                pytest.fail("unionfs exited with %d before mounting:\n%s"
+                            % (self.proc.returncode, read(self.log, "r")))
+            time.sleep(0.02)
+        self.kill()
+        pytest.fail("unionfs did not mount %s within %.0f s" % (self.mnt, MOUNT_TIMEOUT))
+
+    def abort_connection(self):
+        """Abort the FUSE connection: the kernel fails every pending request."""
+        minor = mount_minor(self.mnt)
+        path = "/sys/fs/fuse/connections/%s/abort" % minor
+        if minor is not None and os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("1")
+
+    def kill(self, sig=signal.SIGKILL):
+        """kill the daemon and detach its mount (the crash of the tests)."""
+        if self.watchdog:
+            self.watchdog.cancel()
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            self.proc.wait(EXIT_TIMEOUT)
+        lazy_unmount(self.mnt)
+
+    def crash(self):
+        """kill -9 the daemon, detach the mount; the next start is allowed."""
+        self.kill()
+        assert not mounted(self.mnt), "mount still present after kill and lazy unmount"
+
+    def unmount(self):
+        """Clean unmount; returns the daemon's exit status."""
+        if self.watchdog:
+            self.watchdog.cancel()
+        if mounted(self.mnt):
+            r = subprocess.run([FUSERMOUNT, "-u", self.mnt], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            if r.returncode != 0:
+                lazy_unmount(self.mnt)
+        try:
+            return self.proc.wait(EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail("unionfs did not exit within %.0f s after unmount" % EXIT_TIMEOUT)
+
+    def remount(self):
+        """Clean unmount (exit status 0 required) and mount again."""
+        rc = self.unmount()
+        assert rc == 0, "unionfs exited %s on unmount:\n%s" % (rc, read(self.log, "r"))
+        self.check_log()
+        return self.start()
+
+    def check_log(self):
+        text = read(self.log, "r")
+        bad = [w for w in REPORT_WORDS if w in text]
+        assert not bad, "sanitizer report in daemon log:\n%s" % text[-20000:]
+        if VALGRIND:
+            found = [l for l in text.splitlines() if re.match(r"==\d+== \S", l)]
+            assert not found, "valgrind report in daemon log:\n%s" % text[-20000:]
+
+    def check_ro_unchanged(self):
+        for name, snap in self.ro_snap.items():
+            now = ro_snapshot(self.b[name])
+            changed = sorted(set(snap) ^ set(now)) + sorted(
+                k for k in set(snap) & set(now) if snap[k] != now[k])
+            assert not changed, "read-only branch %s was modified: %s" % (name, changed)
+
+    def finish(self, passed):
+        """Teardown: always unmount and reap; check exit status, the log and
+        the read-only branches when the test itself passed."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is not None and not mounted(self.mnt):
+            rc = self.proc.returncode
+        else:
+            rc = self.unmount()
+        lazy_unmount(self.mnt)
+        if self.watchdog:
+            self.watchdog.cancel()
+        self.check_log()
+        if passed:
+            assert rc in self.allowed_exit, "unionfs exited with status %s%s:\n%s" % (
+                rc, " (valgrind found errors)" if VALGRIND and rc == VALGRIND_ERROR else "",
+                read(self.log, "r")[-20000:])
+            self.check_ro_unchanged()
