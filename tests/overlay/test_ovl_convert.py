@@ -2,6 +2,7 @@
 dry runs, idempotence, refusals and bad input with their exit codes."""
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -407,3 +408,30 @@ def test_several_whiteouts_share_created_parents(convert, branch):
         "/d/e/g1: .unionfs/d/e/g1_HIDDEN~ -> character device 0/0 (with 2 parent directories)"]
     for name in ("d/e/g1", "d/e/g2", "d/f1", "d-x"):
         assert whiteout_dev(os.path.join(branch, name))
+
+
+def as_user(convert_bin, *args):
+    return subprocess.run([convert_bin] + list(args), user=1000, group=1000, extra_groups=[],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+@needs_root
+def test_unprivileged_trusted_opaque_is_refused_with_exit_4(convert_bin, branch):
+    mk(branch, ".unionfs/d_HIDDEN~", "")
+    mk(branch, "d")
+    subprocess.run(["chown", "-R", "1000:1000", branch], check=True)
+    before = snapshot(branch)
+    r = as_user(convert_bin, "--to", "overlay", branch)
+    assert r.returncode == 4 and r.stderr.count("\n") == 1 and "--userxattr" in r.stderr
+    assert snapshot(branch) == before
+
+
+@needs_root
+def test_unprivileged_userxattr_conversion_works(convert_bin, branch):
+    mk(branch, ".unionfs/d_HIDDEN~", "")
+    mk(branch, "d")
+    subprocess.run(["chown", "-R", "1000:1000", branch], check=True)
+    r = as_user(convert_bin, "--to", "overlay", "--userxattr", branch)
+    assert r.returncode == 0, r.stderr
+    assert xattr(os.path.join(branch, "d"), "user.overlay.opaque") == b"y"
+    assert os.listdir(branch) == ["d"]
