@@ -167,10 +167,12 @@ ufs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
 
 	(void)ino;
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	int b = f->branch;	/* f may be released once the reply is out */
+
 	buf.buf[0].fd = ufs_file_fd(fs, f);
 	buf.buf[0].pos = off;
-	if (fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE) == 0 && f->branch >= 0)
-		UFS_STAT_ADD(fs->br[f->branch].st.bytes_read, size);
+	if (fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE) == 0 && b >= 0)
+		UFS_STAT_ADD(fs->br[b].st.bytes_read, size);
 }
 
 void

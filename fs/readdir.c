@@ -110,6 +110,8 @@ list_branch(struct build *bd, int dfd)
 		return -errno;
 	}
 	bool xattr_wo = wo_dir_has_xattr_whiteouts(fd);
+	struct ufs_dir hidden = { 0 };	/* whiteouts of this branch: they hide
+					 * lower branches only, so apply after */
 
 	while (!bd->err && (de = readdir(dir)) != NULL) {
 		const char *hides;
@@ -118,7 +120,7 @@ list_branch(struct build *bd, int dfd)
 			continue;
 		switch (wo_entry_kind(fd, de->d_name, de->d_type, xattr_wo, &hides)) {
 		case WO_KIND_WHITEOUT:
-			seen_add(bd, hides);
+			bd->err = dir_push(&hidden, hides, 0, 0);
 			continue;
 		case WO_KIND_META:
 			continue;
@@ -131,6 +133,9 @@ list_branch(struct build *bd, int dfd)
 			break;
 	}
 	closedir(dir);
+	for (size_t i = 0; i < hidden.n && !bd->err; i++)
+		seen_add(bd, hidden.ents[i].name);
+	ufs_dir_clear(&hidden);
 	return bd->err;
 }
 

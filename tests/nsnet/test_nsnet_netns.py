@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 
-from conftest import RUN_DIR, ns_links, netns_mounts
+from nsnet_util import RUN_DIR, ns_links, netns_mounts
 
 
 def ip(*args):

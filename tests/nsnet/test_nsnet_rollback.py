@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from conftest import RUN_DIR
+from nsnet_util import RUN_DIR
 
 
 def test_bad_second_address_rolls_back(nsnet, names):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import ns_addrs, ns_links
+from nsnet_util import ns_addrs, ns_links
 
 
 def wait_gone(ns, ifname, timeout=5.0):

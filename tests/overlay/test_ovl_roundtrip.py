@@ -144,8 +144,6 @@ def test_oci_whiteouts_are_honoured_by_unionfs(layers, mount_union):
     assert contents(layers.mnt) == OCI_EXPECTED
 
 
-@pytest.mark.xfail(strict=True, reason="daemon: .wh.NAME beside a directory NAME of the "
-                   "same branch hides that directory too (OCI: it applies to lower layers only)")
 def test_oci_whiteout_beside_same_layer_directory_makes_it_opaque(layers, mount_union):
     make_oci_layers(layers)
     write(os.path.join(layers.upper, ".wh.swap_dir"), "")
