@@ -66,7 +66,6 @@ add_mount_opts(struct ufs_fs *fs, struct fuse_args *args)
 static int
 run(struct ufs_fs *fs, struct fuse_args *args)
 {
-	struct fuse_loop_config *lc;
 	int err = 1;
 
 	fs->se = fuse_session_new(args, &ufs_ops, sizeof(ufs_ops), fs);
@@ -78,17 +77,11 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 		goto out_signals;
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
-	if (fs->cfg.singlethread) {
-		err = fuse_session_loop(fs->se);
-	} else {
-		lc = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_max_threads(lc, fs->cfg.threads);
-		fuse_loop_cfg_set_idle_threads(lc, fs->cfg.max_idle_threads ? fs->cfg.max_idle_threads
-						 : fs->cfg.threads > 4 ? 4 : fs->cfg.threads);
-		fuse_loop_cfg_set_clone_fd(lc, fs->cfg.clone_fd);
-		err = fuse_session_loop_mt(fs->se, lc);
-		fuse_loop_cfg_destroy(lc);
-	}
+	/* One thread reads and serves requests; slow ones go to the pool. */
+	if (!fs->cfg.singlethread && ufs_pool_start(fs, fs->cfg.threads) != 0)
+		goto out_unmount;
+	err = fuse_session_loop(fs->se);
+	ufs_pool_stop(fs);
 out_unmount:
 	fuse_session_unmount(fs->se);
 out_signals:

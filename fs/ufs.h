@@ -38,8 +38,6 @@ struct ufs_config {
 	char *debug_file;
 	unsigned long max_files;
 	unsigned int threads;
-	unsigned int max_idle_threads;
-	int clone_fd;
 	int has_fsname, has_subtype;
 	int cache;		/* enum ufs_cache */
 	double entry_timeout, attr_timeout, negative_timeout;
@@ -154,6 +152,7 @@ struct ufs_fs {
 	_Atomic uint64_t next_ino;	/* for objects on unknown devices */
 	double entry_timeout, attr_timeout;
 	struct fuse_conn_info_opts *conn_opts;	/* max_write= and friends */
+	struct ufs_pool *pool;			/* workers for slow requests */
 	bool am_root;
 };
 
@@ -329,6 +328,30 @@ int ufs_dir_load(struct ufs_fs *fs, struct ufs_node *n, struct ufs_dir *d);
 void ufs_dir_clear(struct ufs_dir *d);
 /* 0 when the merged directory shows no entries, -ENOTEMPTY otherwise. */
 int ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n);
+
+/* ---- pool.c ---- */
+/* A request handed to a worker thread, with copies of its arguments. */
+struct ufs_job {
+	struct ufs_job *next;
+	void (*run)(struct ufs_fs *fs, struct ufs_job *j);
+	bool nolock;		/* runs without holding br_lock (ctl) */
+	fuse_req_t req;
+	fuse_ino_t ino, ino2;
+	struct fuse_file_info fi, fi2;
+	bool has_fi;
+	struct stat attr;
+	int i1, i2;
+	off_t off, off2, len;
+	size_t size, size2;
+	char *s1, *s2;		/* strings/buffers copied into data[] */
+	char data[];
+};
+int ufs_pool_start(struct ufs_fs *fs, unsigned int nthreads);
+void ufs_pool_stop(struct ufs_fs *fs);
+/* Run j on a worker (or here, without a pool); frees j. */
+void ufs_pool_submit(struct ufs_fs *fs, struct ufs_job *j);
+struct ufs_job *ufs_job_new(fuse_req_t req, void (*run)(struct ufs_fs *, struct ufs_job *),
+			    size_t extra);
 
 /* ---- ctl.c ---- */
 void ufs_ctl(struct ufs_fs *fs, fuse_req_t req, const char *cmd, size_t len, char *buf,

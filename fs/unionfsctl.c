@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -574,14 +575,78 @@ split_mode(char *spec, const char **mode)
 	}
 }
 
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void
+unescape_mountinfo(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* The mount point of the mount with device dev, from mountinfo; caller
+ * frees; NULL when not found. */
+static char *
+mount_point_of(dev_t dev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *found = NULL;
+	size_t cap = 0;
+
+	while (f && !found && getline(&line, &cap, f) > 0) {
+		unsigned int maj, min;
+		char mnt[4096];
+
+		if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mnt) == 3 &&
+		    makedev(maj, min) == dev) {
+			unescape_mountinfo(mnt);
+			found = strdup(mnt);
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Why the directory dir (canonical, stat st) cannot be a branch of the
+ * union holding union_path, or NULL: a branch inside the union, or one
+ * holding its mount point, would make the daemon recurse into itself. */
+static const char *
+branch_recurses(const char *dir, const struct stat *st, const char *union_path)
+{
+	struct stat ust;
+	char *mnt;
+	size_t len = strlen(dir);
+	bool holds;
+
+	if (stat(union_path, &ust) < 0)
+		return NULL; /* reported when connecting */
+	if (ust.st_dev == st->st_dev)
+		return "the branch is inside the union";
+	mnt = mount_point_of(ust.st_dev);
+	holds = mnt && (len == 1 || (!strncmp(mnt, dir, len) && mnt[len] == '/'));
+	free(mnt);
+	return holds ? "the branch holds the union's mount point" : NULL;
+}
+
 /* The canonical directory for a new branch, checked; NULL after printing
  * the error with *ex set. */
 static char *
-branch_dir(const char *spec, const char *arg, int *ex)
+branch_dir(const char *spec, const char *arg, const char *union_path, int *ex)
 {
 	struct stat st;
 	char *real = realpath(spec, NULL);
-	const char *eq = strrchr(arg, '=');
+	const char *eq = strrchr(arg, '='), *why = NULL;
 
 	if (!real && errno == ENOENT && eq && eq[1] && !strchr(eq, '/')) {
 		cm_error("add", arg, "bad branch mode '%s' (use RO or RW)", eq + 1);
@@ -594,6 +659,9 @@ branch_dir(const char *spec, const char *arg, int *ex)
 		*ex = CM_EX_FAIL;
 	} else if (strchr(real, '\n')) {
 		cm_error("add", arg, "branch path contains a newline");
+		*ex = CM_EX_USAGE;
+	} else if ((why = branch_recurses(real, &st, union_path))) {
+		cm_error("add", arg, "%s", why);
 		*ex = CM_EX_USAGE;
 	} else {
 		return real;
@@ -725,7 +793,7 @@ cmd_add(const struct ctl_opts *o, char **args)
 		return CM_EX_FAIL;
 	}
 	split_mode(spec, &mode);
-	dir = branch_dir(spec, args[1], &ex);
+	dir = branch_dir(spec, args[1], args[0], &ex);
 	if (dir && asprintf(&cmd, "add %lu %s %s", o->at, mode, dir) < 0) {
 		cm_error("add", args[1], "%s", strerror(ENOMEM));
 		cmd = NULL;
