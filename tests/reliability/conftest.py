@@ -37,12 +37,16 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
     if rep.failed:
-        for log in getattr(item, "_rel_logs", []):
+        # The first daemon's log and the last two (a shrinking run makes many).
+        logs = getattr(item, "_rel_logs", [])
+        for log in logs[:1] + logs[max(1, len(logs) - 2):]:
             try:
                 with open(log, errors="replace") as f:
                     text = f.read()
             except OSError:
                 continue
+            if text.count("\n") <= 1:
+                continue  # only the command line
             rep.sections.append(("daemon log %s" % log, text[-20000:] or "(empty)"))
         seed = getattr(item, "_rel_seed", None)
         if seed is not None:
