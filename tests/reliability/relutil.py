@@ -204,7 +204,18 @@ def branch_fsck(branch):
 
 
 def daemon_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+    """The daemon's open fds, without pipes: libfuse keeps a splice pipe
+    pair per worker thread, created lazily, so their number follows the
+    thread count, not the workload."""
+    n = 0
+    fddir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fddir):
+        try:
+            if not os.readlink(os.path.join(fddir, fd)).startswith("pipe:"):
+                n += 1
+        except OSError:
+            pass
+    return n
 
 
 def daemon_rss_kib(pid):
