@@ -148,6 +148,19 @@ br_metafd(struct ufs_fs *fs, int b, bool create)
 	return nfd;
 }
 
+/* Open BRANCH/.unionfs if it exists now and was missing before. */
+void
+br_meta_refresh(struct ufs_fs *fs, int b)
+{
+	int expected = -1, fd;
+
+	if (atomic_load(&fs->br[b].metafd) >= 0)
+		return;
+	fd = openat(fs->br[b].fd, UFS_META_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && !atomic_compare_exchange_strong(&fs->br[b].metafd, &expected, fd))
+		close(fd);
+}
+
 /* mkdir -p of relpath under basefd (components separated by '/'). */
 int
 br_mkdirs_at(int basefd, const char *relpath, mode_t mode)

@@ -445,6 +445,7 @@ branch_add(struct ufs_fs *fs, int at, bool rw, const char *path, struct reply *r
 	memmove(&fs->br[at + 1], &fs->br[at], (size_t)(fs->nbr - at) * sizeof(fs->br[0]));
 	fs->br[at] = nb;
 	fs->nbr++;
+	ufs_watch_add_branch(fs, nb.path);
 	err = shift_in(fs, at, rootfd, c);
 	shift_handles(fs, at, 1);
 	if (!err)

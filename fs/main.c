@@ -35,10 +35,11 @@ close_branches(struct ufs_fs *fs)
 	free(fs->br);
 }
 
+/* Kernel cache timeouts: the user's, else by cache= (auto gets `t_auto`). */
 static void
-set_timeouts(struct ufs_fs *fs)
+set_timeouts(struct ufs_fs *fs, double t_auto)
 {
-	static const double defaults[] = { 0.0, 1.0, 86400.0 };
+	const double defaults[] = { 0.0, t_auto, 86400.0 };
 	double t = defaults[fs->cfg.cache];
 
 	fs->entry_timeout = fs->cfg.entry_timeout >= 0 ? fs->cfg.entry_timeout : t;
@@ -77,11 +78,16 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 		goto out_signals;
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
+	/* cache=auto: with a watch on the branches the kernel may cache as
+	 * long as it likes; we tell it when something changes. */
+	if (fs->cfg.cache == UFS_CACHE_AUTO && ufs_watch_start(fs) == 0)
+		set_timeouts(fs, 86400.0);
 	/* One thread reads and serves requests; slow ones go to the pool. */
 	if (!fs->cfg.singlethread && ufs_pool_start(fs, fs->cfg.threads) != 0)
 		goto out_unmount;
 	err = fuse_session_loop(fs->se);
 	ufs_pool_stop(fs);
+	ufs_watch_stop(fs);
 out_unmount:
 	fuse_session_unmount(fs->se);
 out_signals:
@@ -120,7 +126,7 @@ main(int argc, char **argv)
 	 * none (cred.c); start from none too. */
 	if (fs->am_root)
 		setgroups(0, NULL);
-	set_timeouts(fs);
+	set_timeouts(fs, 1.0);
 	if (ufs_nodes_init(fs) != 0 || add_mount_opts(fs, &args) != 0) {
 		fprintf(stderr, "unionfs: out of memory\n");
 		rc = 1;

@@ -55,9 +55,11 @@ ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The kernel keeps a listing while the directory's mtime stays the same
 	 * (it checks when attributes expire); our own changes invalidate it.
 	 * The mtime of a merged directory is only its top branch's, which
-	 * does not see changes below: those are cached with cache=always only. */
+	 * does not see changes below: those are cached with cache=always, or
+	 * when the branch watch (watch.c) reports changes. */
 	fi->cache_readdir = fs->cfg.cache == UFS_CACHE_ALWAYS ||
-			    (fs->cfg.cache == UFS_CACHE_AUTO && !dir_is_merged(fs, d->node));
+			    (fs->cfg.cache == UFS_CACHE_AUTO &&
+			     (fs->watch || !dir_is_merged(fs, d->node)));
 	fi->keep_cache = fi->cache_readdir;
 	fuse_reply_open(req, fi);
 }

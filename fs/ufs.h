@@ -153,6 +153,7 @@ struct ufs_fs {
 	double entry_timeout, attr_timeout;
 	struct fuse_conn_info_opts *conn_opts;	/* max_write= and friends */
 	struct ufs_pool *pool;			/* workers for slow requests */
+	struct ufs_watch *watch;		/* external changes (cache=auto) */
 	bool am_root;
 };
 
@@ -204,6 +205,7 @@ void ufs_usage(const char *prog);
 int br_open(struct ufs_fs *fs, const char *spec, bool rw, struct ufs_branch *b, char *msg,
 	    size_t size);
 void br_close(struct ufs_branch *b);
+void br_meta_refresh(struct ufs_fs *fs, int b);
 int br_fstatat(const struct ufs_fs *fs, int dirfd, const char *name, struct stat *st);
 int br_openat(int dirfd, const char *name, int flags, mode_t mode);
 int br_opendir_path(int dirfd, const char *name);
@@ -352,6 +354,11 @@ void ufs_pool_stop(struct ufs_fs *fs);
 void ufs_pool_submit(struct ufs_fs *fs, struct ufs_job *j);
 struct ufs_job *ufs_job_new(fuse_req_t req, void (*run)(struct ufs_fs *, struct ufs_job *),
 			    size_t extra);
+
+/* ---- watch.c ---- */
+int ufs_watch_start(struct ufs_fs *fs);
+void ufs_watch_stop(struct ufs_fs *fs);
+int ufs_watch_add_branch(struct ufs_fs *fs, const char *path);
 
 /* ---- ctl.c ---- */
 void ufs_ctl(struct ufs_fs *fs, fuse_req_t req, const char *cmd, size_t len, char *buf,
