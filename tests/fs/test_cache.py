@@ -1,0 +1,94 @@
+"""cache=auto: the kernel caches, and changes made directly in a branch
+(behind the mount's back) still show through the union (fanotify watch).
+cache=always keeps what the kernel cached."""
+import os
+import stat
+import time
+
+from fsutil import read, write
+
+
+def eventually(check, timeout=10.0):
+    """Poll until check() is true (the watch works asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def warm(u, *rels):
+    """Put names (also missing ones), attributes, contents and listings in
+    the kernel's caches."""
+    for rel in rels:
+        p = u.m(rel)
+        if not os.path.lexists(p):
+            continue
+        if os.path.isdir(p):
+            os.listdir(p)
+        elif os.path.isfile(p):
+            read(p)
+
+
+def auto_union(mount_union):
+    u = mount_union("rw-ro", opts="cow,cache=auto")
+    u.check_ro = False          # these tests change the read-only branch directly
+    return u
+
+
+def test_auto_sees_new_file_in_lower_branch(mount_union):
+    u = auto_union(mount_union)
+    warm(u, "ro1_dir", "ro1_dir/new")
+    write(u.b["ro1"].p("ro1_dir/new"), "fresh\n")
+    assert eventually(lambda: os.path.exists(u.m("ro1_dir/new")))
+    assert eventually(lambda: "new" in os.listdir(u.m("ro1_dir")))
+    assert read(u.m("ro1_dir/new")) == "fresh\n"
+
+
+def test_auto_sees_changed_content_and_mode(mount_union):
+    u = auto_union(mount_union)
+    warm(u, "ro1_file", "ro1_dir")
+    write(u.b["ro1"].p("ro1_file"), "rewritten behind the mount\n")
+    os.chmod(u.b["ro1"].p("ro1_dir"), 0o700)
+    assert eventually(lambda: read(u.m("ro1_file")) == "rewritten behind the mount\n")
+    assert eventually(lambda: stat.S_IMODE(os.stat(u.m("ro1_dir")).st_mode) == 0o700)
+
+
+def test_auto_sees_removed_file(mount_union):
+    u = auto_union(mount_union)
+    warm(u, "ro1_file", "")
+    os.unlink(u.b["ro1"].p("ro1_file"))
+    assert eventually(lambda: not os.path.exists(u.m("ro1_file")))
+    assert "ro1_file" not in os.listdir(u.m())
+
+
+def test_auto_sees_whiteout_written_into_branch(mount_union):
+    u = auto_union(mount_union)
+    warm(u, "ro1_dir", "ro1_dir/ro1_file")
+    meta = u.b["rw1"].p(".unionfs/ro1_dir")
+    os.makedirs(meta, exist_ok=True)
+    write(os.path.join(meta, "ro1_file_HIDDEN~"), "")
+    assert eventually(lambda: not os.path.exists(u.m("ro1_dir/ro1_file")))
+    assert "ro1_file" not in os.listdir(u.m("ro1_dir"))
+
+
+def test_auto_own_changes_visible_at_once(mount_union):
+    """Changes through the mount never wait for anything."""
+    u = auto_union(mount_union)
+    warm(u, "ro1_file")
+    write(u.m("ro1_file"), "through the union\n")
+    assert read(u.m("ro1_file")) == "through the union\n"
+    os.unlink(u.m("ro1_file"))
+    assert not os.path.exists(u.m("ro1_file"))
+
+
+def test_always_keeps_cached_attributes(mount_union):
+    """cache=always: what the kernel cached stays (documented contract)."""
+    u = mount_union("rw-ro", opts="cow,cache=always")
+    u.check_ro = False
+    warm(u, "ro1_dir")
+    before = stat.S_IMODE(os.stat(u.m("ro1_dir")).st_mode)
+    os.chmod(u.b["ro1"].p("ro1_dir"), 0o700)
+    time.sleep(0.5)
+    assert stat.S_IMODE(os.stat(u.m("ro1_dir")).st_mode) == before
