@@ -92,3 +92,34 @@ def test_always_keeps_cached_attributes(mount_union):
     os.chmod(u.b["ro1"].p("ro1_dir"), 0o700)
     time.sleep(0.5)
     assert stat.S_IMODE(os.stat(u.m("ro1_dir")).st_mode) == before
+
+
+def _ops(path):
+    """The daemon's per-operation counters (unionfsctl's channel)."""
+    import fcntl
+    size = 16000
+    ioc = (3 << 30) | (size << 16) | (ord("U") << 8) | 0x75
+    buf = bytearray(b"stats json".ljust(size, b"\0"))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.ioctl(fd, ioc, buf)
+    finally:
+        os.close(fd)
+    import json
+    status, text = bytes(buf).split(b"\0")[0].decode().split("\n", 1)
+    assert status == "0", text
+    return json.loads(text)["ops"]
+
+
+def test_auto_caches_longer_than_a_second(mount_union):
+    """With the watch, cached names and attributes outlive the 1 s fallback:
+    a second look after 1.5 s asks the daemon nothing."""
+    u = auto_union(mount_union)
+    warm(u, "ro1_dir", "ro1_dir/ro1_file")
+    time.sleep(1.5)
+    before = _ops(u.m())
+    os.lstat(u.m("ro1_dir/ro1_file"))
+    os.stat(u.m("ro1_dir"))
+    after = _ops(u.m())
+    assert after["lookup"] == before["lookup"]
+    assert after["getattr"] == before["getattr"]
