@@ -155,22 +155,25 @@ def tree_snapshot(root, skip_meta=False):
 
 
 def ro_snapshot(root):
-    """Stricter snapshot for read-only branches: also mtimes, inodes, xattrs."""
+    """Stricter snapshot for read-only branches: also owners, mtimes, inodes,
+    link counts and xattrs.  Walks with directory fds (os.fwalk), so paths
+    longer than PATH_MAX work too."""
     snap = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [""] + dirnames + filenames:
-            if name == "" and dirpath != root:
-                continue
-            p = os.path.join(dirpath, name) if name else dirpath
-            st = os.lstat(p)
+    st = os.lstat(root)
+    snap["."] = [st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino]
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in dirnames + filenames:
+            st = os.lstat(name, dir_fd=dirfd)
             entry = [st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns,
                      st.st_nlink, st.st_ino]
+            via = "/proc/self/fd/%d/%s" % (dirfd, name)
             try:
-                entry.append(sorted((x, os.getxattr(p, x, follow_symlinks=False))
-                                    for x in os.listxattr(p, follow_symlinks=False)))
+                entry.append(sorted((x, os.getxattr(via, x, follow_symlinks=False))
+                                    for x in os.listxattr(via, follow_symlinks=False)))
             except OSError:
                 pass
-            snap[os.path.relpath(p, root)] = entry
+            snap[os.path.normpath(os.path.join(rel_dir, name))] = entry
     return snap
 
 
