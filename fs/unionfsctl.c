@@ -243,22 +243,31 @@ ctl_call(int fd, const char *verb, const char *obj, const char *cmd, char **repl
 	return 0;
 }
 
-/* Connect through path, run one command, print its output. */
+/* Run one command on an open channel and print its output. */
 static int
-ctl_run(const char *verb, const char *obj, const char *path, const char *cmd)
+ctl_call_print(int fd, const char *verb, const char *obj, const char *cmd)
 {
 	char *reply;
-	int fd, ex = ctl_connect(verb, path, &fd);
+	int ex = ctl_call(fd, verb, obj, cmd, &reply);
 
-	if (ex)
-		return ex;
-	ex = ctl_call(fd, verb, obj, cmd, &reply);
-	close(fd);
 	if (ex)
 		return ex;
 	print_text(stdout, reply);
 	free(reply);
 	return 0;
+}
+
+/* Connect through path, run one command, print its output. */
+static int
+ctl_run(const char *verb, const char *obj, const char *path, const char *cmd)
+{
+	int fd, ex = ctl_connect(verb, path, &fd);
+
+	if (ex)
+		return ex;
+	ex = ctl_call_print(fd, verb, obj, cmd);
+	close(fd);
+	return ex;
 }
 
 /* ---- a small reader for the daemon's "branches json" ---- */
@@ -619,18 +628,18 @@ mount_point_of(dev_t dev)
 }
 
 /* Why the directory dir (canonical, stat st) cannot be a branch of the
- * union holding union_path, or NULL: a branch inside the union, or one
+ * union whose channel is fd, or NULL: a branch inside the union, or one
  * holding its mount point, would make the daemon recurse into itself. */
 static const char *
-branch_recurses(const char *dir, const struct stat *st, const char *union_path)
+branch_recurses(const char *dir, const struct stat *st, int fd)
 {
 	struct stat ust;
 	char *mnt;
 	size_t len = strlen(dir);
 	bool holds;
 
-	if (stat(union_path, &ust) < 0)
-		return NULL; /* reported when connecting */
+	if (fstat(fd, &ust) < 0)
+		return NULL;
 	if (ust.st_dev == st->st_dev)
 		return "the branch is inside the union";
 	mnt = mount_point_of(ust.st_dev);
@@ -642,7 +651,7 @@ branch_recurses(const char *dir, const struct stat *st, const char *union_path)
 /* The canonical directory for a new branch, checked; NULL after printing
  * the error with *ex set. */
 static char *
-branch_dir(const char *spec, const char *arg, const char *union_path, int *ex)
+branch_dir(const char *spec, const char *arg, int fd, int *ex)
 {
 	struct stat st;
 	char *real = realpath(spec, NULL);
@@ -660,7 +669,7 @@ branch_dir(const char *spec, const char *arg, const char *union_path, int *ex)
 	} else if (strchr(real, '\n')) {
 		cm_error("add", arg, "branch path contains a newline");
 		*ex = CM_EX_USAGE;
-	} else if ((why = branch_recurses(real, &st, union_path))) {
+	} else if ((why = branch_recurses(real, &st, fd))) {
 		cm_error("add", arg, "%s", why);
 		*ex = CM_EX_USAGE;
 	} else {
@@ -784,22 +793,25 @@ cmd_which(const struct ctl_opts *o, char **args)
 static int
 cmd_add(const struct ctl_opts *o, char **args)
 {
-	char *spec = strdup(args[1]), *dir = NULL, *cmd = NULL;
+	char *spec, *dir = NULL, *cmd = NULL;
 	const char *mode;
-	int ex = CM_EX_FAIL;
+	int fd, ex = ctl_connect("add", args[0], &fd);
 
-	if (!spec) {
-		cm_error("add", args[1], "%s", strerror(ENOMEM));
-		return CM_EX_FAIL;
+	if (ex)
+		return ex;
+	spec = strdup(args[1]);
+	ex = CM_EX_FAIL;
+	if (spec) {
+		split_mode(spec, &mode);
+		dir = branch_dir(spec, args[1], fd, &ex);
 	}
-	split_mode(spec, &mode);
-	dir = branch_dir(spec, args[1], args[0], &ex);
-	if (dir && asprintf(&cmd, "add %lu %s %s", o->at, mode, dir) < 0) {
-		cm_error("add", args[1], "%s", strerror(ENOMEM));
+	if (dir && asprintf(&cmd, "add %lu %s %s", o->at, mode, dir) < 0)
 		cmd = NULL;
-	}
+	if ((!spec || dir) && !cmd)
+		cm_error("add", args[1], "%s", strerror(ENOMEM));
 	if (cmd)
-		ex = ctl_run("add", args[1], args[0], cmd);
+		ex = ctl_call_print(fd, "add", args[1], cmd);
+	close(fd);
 	free(cmd);
 	free(dir);
 	free(spec);
@@ -811,7 +823,7 @@ static int
 run_on_branch(const char *verb, const char *path, const char *arg, const char *suffix)
 {
 	unsigned long index;
-	char cmd[128], *reply;
+	char cmd[128];
 	int fd, ex = ctl_connect(verb, path, &fd);
 
 	if (ex)
@@ -819,14 +831,10 @@ run_on_branch(const char *verb, const char *path, const char *arg, const char *s
 	ex = resolve_branch(fd, verb, arg, &index);
 	if (!ex) {
 		snprintf(cmd, sizeof(cmd), "%s %lu%s%s", verb, index, *suffix ? " " : "", suffix);
-		ex = ctl_call(fd, verb, arg, cmd, &reply);
+		ex = ctl_call_print(fd, verb, arg, cmd);
 	}
 	close(fd);
-	if (ex)
-		return ex;
-	print_text(stdout, reply);
-	free(reply);
-	return 0;
+	return ex;
 }
 
 static int
@@ -868,6 +876,20 @@ find_cmd(const char *name)
 
 /* ---- command line ---- */
 
+/* Report getopt's '?' (unknown option) or ':' (missing argument) in our
+ * voice; returns the usage exit code. */
+static int
+getopt_error(const char *cmd, int c, char **argv)
+{
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	const char *opt = optopt > 0 && optopt < 256 ? shortopt : argv[optind - 1];
+
+	if (c == ':')
+		return usage_error("%s%soption '%s' needs an argument", cmd ? cmd : "",
+				   cmd ? ": " : "", opt);
+	return usage_error("%s%sinvalid option '%s'", cmd ? cmd : "", cmd ? ": " : "", opt);
+}
+
 static int
 print_version(void)
 {
@@ -878,7 +900,7 @@ print_version(void)
 /* Apply one option of a command; 0, or -1 when it ends the program with
  * *ex set. */
 static int
-cmd_option(const struct ctl_cmd *cmd, int c, struct ctl_opts *o, int *ex)
+cmd_option(const struct ctl_cmd *cmd, int c, char **argv, struct ctl_opts *o, int *ex)
 {
 	static const struct {
 		int c, bit;
@@ -902,8 +924,8 @@ cmd_option(const struct ctl_cmd *cmd, int c, struct ctl_opts *o, int *ex)
 		o->force = true;
 	else if (c == OPT_AT && cm_parse_uint(optarg, CTL_MAX_INDEX, &o->at) < 0)
 		*ex = usage_error("%s: invalid --at index '%s'", cmd->name, optarg);
-	else if (c != OPT_AT)
-		*ex = CM_EX_USAGE; /* getopt printed the message */
+	else if (c == '?' || c == ':')
+		*ex = getopt_error(cmd->name, c, argv);
 	return *ex ? -1 : 0;
 }
 
@@ -919,8 +941,9 @@ run_command(const struct ctl_cmd *cmd, int argc, char **argv)
 	int c, ex;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "jfhV", longopts, NULL)) != -1)
-		if (cmd_option(cmd, c, &o, &ex) < 0)
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jfhV", longopts, NULL)) != -1)
+		if (cmd_option(cmd, c, argv, &o, &ex) < 0)
 			return ex;
 	if (argc - optind != cmd->nargs)
 		return usage_error("%s: expected %d argument%s, got %d", cmd->name, cmd->nargs,
@@ -958,14 +981,9 @@ run_debug(const char *path, char **cmds, const char **objs, int n)
 	int fd, ex = ctl_connect("debug", path, &fd);
 
 	for (int i = 0; i < n && !ex; i++) {
-		char *reply;
 		const char *verb = strncmp(cmds[i], "debugfile", 9) ? "debug" : "debugfile";
 
-		ex = ctl_call(fd, verb, objs[i], cmds[i], &reply);
-		if (!ex) {
-			print_text(stdout, reply);
-			free(reply);
-		}
+		ex = ctl_call_print(fd, verb, objs[i], cmds[i]);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -982,13 +1000,14 @@ legacy_parse(int argc, char **argv, char **cmds, const char **objs, int *n)
 	};
 	int c, ex;
 
-	while ((c = getopt_long(argc, argv, "d:p:hV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:p:hV", longopts, NULL)) != -1) {
 		if (c == 'h')
 			return fputs(ctl_help, stdout), -1;
 		if (c == 'V')
 			return print_version(), -1;
 		if (c != 'd' && c != 'p')
-			return CM_EX_USAGE; /* getopt printed the message */
+			return getopt_error(NULL, c, argv);
 		ex = debug_action(c, optarg, &cmds[*n]);
 		if (ex)
 			return ex;

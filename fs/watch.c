@@ -30,6 +30,8 @@
 #define WATCH_MASK (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | \
 		    FAN_CLOSE_WRITE | FAN_ONDIR)
 
+#define WATCH_BATCH_MS 10	/* at most ~100 wake-ups a second */
+
 struct ufs_watch {
 	int fan;		/* fanotify group */
 	int stop;		/* eventfd that ends the thread */
@@ -245,6 +247,10 @@ watch_thread(void *arg)
 		for (struct fanotify_event_metadata *m = (void *)buf; FAN_EVENT_OK(m, len);
 		     m = FAN_EVENT_NEXT(m, len))
 			handle_event(fs, w, m);
+		/* Our own requests cause most events (skipped above); let them
+		 * pile up for a moment and take them in batches, rather than
+		 * waking up for each one. */
+		poll(pfd + 1, 1, WATCH_BATCH_MS);
 	}
 	return NULL;
 }
