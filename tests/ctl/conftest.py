@@ -88,13 +88,25 @@ def _minor(path):
     return None
 
 
-def abort_connection(path):
-    """Fail every pending request of the FUSE mount at path (needs fusectl)."""
-    minor = _minor(path)
-    ctl = "/sys/fs/fuse/connections/%s/abort" % minor
-    if minor is not None and os.path.exists(ctl):
+CONNECTIONS = "/sys/fs/fuse/connections"
+
+
+def abort_minor(minor):
+    """Fail every pending request of FUSE connection minor, so a hung daemon
+    can exit.  Mounts fusectl when it is missing (only ever on this path)."""
+    if minor is None:
+        return
+    if not os.listdir(CONNECTIONS):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", CONNECTIONS],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctl = os.path.join(CONNECTIONS, str(minor), "abort")
+    if os.path.exists(ctl):
         with open(ctl, "w") as f:
             f.write("1")
+
+
+def abort_connection(path):
+    abort_minor(_minor(path))
 
 
 def lazy_unmount(path):
@@ -118,6 +130,7 @@ class CtlMount:
         self.log = os.path.join(base, "daemon.log")
         self.proc = None
         self.watchdog = None
+        self.minor = None
         for name in self.names + ["mnt"]:
             os.makedirs(os.path.join(base, name), exist_ok=True)
             os.chmod(os.path.join(base, name), 0o755)
@@ -143,7 +156,8 @@ class CtlMount:
                 self.kill()
                 pytest.fail("unionfs did not mount %s:\n%s" % (self.mnt, self.log_text()))
             time.sleep(0.02)
-        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, abort_connection, [self.mnt])
+        self.minor = _minor(self.mnt)
+        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, abort_minor, [self.minor])
         self.watchdog.daemon = True
         self.watchdog.start()
         return self
@@ -180,11 +194,17 @@ class CtlMount:
     def stats(self):
         return json.loads(self.ok("stats", "--json", self.mnt))
 
+    def abort(self):
+        """Abort the FUSE connection (pending and future requests fail)."""
+        abort_minor(self.minor)
+
     # teardown
     def kill(self):
+        """SIGKILL the daemon; abort the connection so even a daemon blocked
+        on its own mount goes away."""
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
-        abort_connection(self.mnt)
+        abort_minor(self.minor if self.minor is not None else _minor(self.mnt))
         lazy_unmount(self.mnt)
         if self.proc:
             self.proc.wait(EXIT_TIMEOUT)
