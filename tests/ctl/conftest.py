@@ -121,11 +121,12 @@ def lazy_unmount(path):
 class CtlMount:
     """One union: branches BASE/NAME, mount point BASE/mnt."""
 
-    def __init__(self, unionfs_bin, ctl_bin, base, branches, opts):
+    def __init__(self, unionfs_bin, ctl_bin, base, branches, opts, nobody=False):
         self.bin, self.ctl_bin, self.base = unionfs_bin, ctl_bin, base
         self.names = [name for name, _ in branches]
         self.modes = dict(branches)
         self.opts = opts
+        self.nobody = nobody  # the daemon runs as nobody (a user mount)
         self.mnt = os.path.join(base, "mnt")
         self.log = os.path.join(base, "daemon.log")
         self.proc = None
@@ -134,6 +135,12 @@ class CtlMount:
         for name in self.names + ["mnt"]:
             os.makedirs(os.path.join(base, name), exist_ok=True)
             os.chmod(os.path.join(base, name), 0o755)
+
+    def give_to_nobody(self):
+        for name in self.names + ["mnt"]:
+            for root, dirs, files in os.walk(os.path.join(self.base, name)):
+                for entry in [root] + [os.path.join(root, e) for e in dirs + files]:
+                    os.lchown(entry, 65534, 65534)
 
     # paths
     def p(self, rel=""):
@@ -145,6 +152,9 @@ class CtlMount:
     def start(self):
         spec = ":".join("%s=%s" % (self.b(n), self.modes[n]) for n in self.names)
         argv = [self.bin, "-f"] + (["-o", self.opts] if self.opts else []) + [spec, self.mnt]
+        if self.nobody:
+            self.give_to_nobody()
+            argv = NOBODY + argv
         with open(self.log, "w") as log:
             log.write("$ %s\n" % " ".join(argv))
             log.flush()
@@ -255,14 +265,16 @@ def mount(request, unionfs_bin, ctl_bin, base):
     """mount([("rw1", "RW"), ("ro1", "RO")], opts="cow", files={"ro1/f": "x"})
 
     files: branch-relative paths (first component the branch) -> contents,
-    written before the daemon starts.  Directories are made as needed."""
+    written before the daemon starts.  Directories are made as needed.
+    nobody=True: branches and mount point belong to nobody, who mounts."""
     if not os.access(unionfs_bin, os.X_OK):
         pytest.fail("%s is not built (make fs/unionfs)" % unionfs_bin)
     mounts = []
 
-    def _mount(branches=(("rw1", "RW"), ("ro1", "RO")), opts="cow", files=None, sub=None):
+    def _mount(branches=(("rw1", "RW"), ("ro1", "RO")), opts="cow", files=None, sub=None,
+               nobody=False):
         where = os.path.join(base, sub) if sub else base
-        m = CtlMount(unionfs_bin, ctl_bin, where, list(branches), opts)
+        m = CtlMount(unionfs_bin, ctl_bin, where, list(branches), opts, nobody)
         for rel, data in (files or {}).items():
             path = os.path.join(where, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -6,6 +6,7 @@ after the command proves the daemon invalidated the kernel's caches."""
 import errno
 import os
 import threading
+import time
 
 import pytest
 
@@ -170,35 +171,48 @@ def test_remove_by_path(mount):
 
 
 def test_remove_under_load_keeps_a_reader_going(mount):
-    m = mount(THREE, opts=CACHED, files={"ro1/steady": "steady\n" * 512,
-                                        "ro2/gone": "g\n"})
+    """A reader keeps reading a file of an unaffected branch, through a
+    handle held across the removal and through fresh opens, while the
+    removed branch's names disappear."""
+    steady = "steady\n" * 512
+    # direct_io: every read of the reader reaches the daemon.
+    m = mount(THREE, opts=CACHED + ",direct_io",
+              files={"ro1/steady": steady, "ro2/gone": "g\n"})
     stop, errors, reads = threading.Event(), [], [0]
 
     def reader():
-        while not stop.is_set():
-            try:
-                with open(m.p("steady")) as f:
-                    if f.read() != "steady\n" * 512:
+        held = os.open(m.p("steady"), os.O_RDONLY)
+        try:
+            while not stop.is_set():
+                try:
+                    with open(m.p("steady")) as f:
+                        fresh = f.read()
+                    if (fresh, os.pread(held, 1 << 16, 0).decode()) != (steady, steady):
                         errors.append("wrong content")
-                reads[0] += 1
-            except OSError as e:
-                errors.append(e)
+                    reads[0] += 1
+                except OSError as e:
+                    errors.append(e)
+        finally:
+            os.close(held)
+
+    def wait_reads(n):
+        target = reads[0] + n
+        while reads[0] < target and t.is_alive():
+            time.sleep(0.001)
 
     t = threading.Thread(target=reader)
     t.start()
     try:
-        while reads[0] < 20 and t.is_alive():
-            os.stat(m.p("gone"))
+        os.stat(m.p("gone"))
+        wait_reads(20)
         m.ok("remove", m.p(), m.b("ro2"))
-        target = reads[0] + 20
-        while reads[0] < target and t.is_alive():
-            pass
+        wait_reads(20)
     finally:
         stop.set()
         t.join(30)
     assert errors == []
+    assert reads[0] >= 40
     assert not os.path.exists(m.p("gone"))
-    assert read(m.p("steady")) == "steady\n" * 512
 
 
 def test_remove_with_open_files_fails_without_force(mount):

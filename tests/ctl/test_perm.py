@@ -66,3 +66,15 @@ def test_root_may_change_the_same_union(union):
     m = union
     m.ok("mode", m.p(), "1", "rw")
     assert m.branch("ro1")["mode"] == "rw"
+
+
+def test_the_mounting_user_may_change_the_union(mount):
+    if os.stat("/dev/fuse").st_mode & 0o006 != 0o006:
+        pytest.skip("/dev/fuse is not open to other users here, so nobody cannot mount")
+    m = mount(opts="cow", files={"ro1/f": "lower\n"}, nobody=True)
+    r = m.ctl("mode", m.p(), "1", "rw", nobody=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "branch 1 is now rw\n", "")
+    with open(m.b("ro1", "f")) as f:
+        assert f.read() == "lower\n"
+    r = m.ctl("branches", "--json", m.p(), nobody=True)
+    assert [b["mode"] for b in json.loads(r.stdout)] == ["rw", "rw"]
