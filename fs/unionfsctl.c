@@ -12,17 +12,17 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include <linux/magic.h>
 
 #include "common.h"
 #include "ufs_ctl.h"
@@ -30,40 +30,40 @@
 #define CTL_MAX_INDEX 1000000UL
 
 static const char ctl_help[] =
-	"Usage: unionfsctl [-d on|off] [-p DEBUGFILE] PATH\n"
-	"       unionfsctl branches [--json] PATH\n"
-	"       unionfsctl stats [--json] PATH\n"
-	"       unionfsctl which [--json] FILE\n"
-	"       unionfsctl add PATH BRANCH[=RO|RW] [--at N]\n"
-	"       unionfsctl remove PATH N|BRANCH [--force]\n"
-	"       unionfsctl mode PATH N|BRANCH ro|rw\n"
-	"Control a mounted unionfs at run time.  PATH is any file or directory\n"
-	"inside the mount.\n"
-	"\n"
-	"Commands:\n"
-	"  (none)      -d on|off switches debug output, -p DEBUGFILE sends it to\n"
-	"              DEBUGFILE and switches it on; applied in the order given\n"
-	"  branches    branches with mode, device and per-branch counters\n"
-	"  stats       mount-wide counters\n"
-	"  which       the branch serving FILE and the lower copies it hides\n"
-	"  add         add the directory BRANCH (default RO) at index N (default 0,\n"
-	"              the top)\n"
-	"  remove      remove a branch, by index or by path\n"
-	"  mode        switch a branch between read-only and read-write\n"
-	"\n"
-	"Options:\n"
-	"  -d on|off           switch debug output on or off\n"
-	"  -p DEBUGFILE        write debug output to DEBUGFILE (and switch it on)\n"
-	"  -j, --json          branches, stats, which: print JSON\n"
-	"      --at N          add: index of the new branch (0 = top)\n"
-	"  -f, --force         remove: proceed although files are open on the branch\n"
-	"  -h, --help          show this help\n"
-	"  -V, --version       show the version\n"
-	"\n"
-	"Changes (add, remove, mode, -d, -p) need root or the user who mounted.\n"
-	"Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 permission denied,\n"
-	"5 not a unionfs mount or unsupported, 6 already exists, 7 timeout.\n"
-	"See unionfsctl(8).\n";
+    "Usage: unionfsctl [-d on|off] [-p DEBUGFILE] PATH\n"
+    "       unionfsctl branches [--json] PATH\n"
+    "       unionfsctl stats [--json] PATH\n"
+    "       unionfsctl which [--json] FILE\n"
+    "       unionfsctl add PATH BRANCH[=RO|RW] [--at N]\n"
+    "       unionfsctl remove PATH N|BRANCH [--force]\n"
+    "       unionfsctl mode PATH N|BRANCH ro|rw\n"
+    "Control a mounted unionfs at run time.  PATH is any file or directory\n"
+    "inside the mount.\n"
+    "\n"
+    "Commands:\n"
+    "  (none)      -d on|off switches debug output, -p DEBUGFILE sends it to\n"
+    "              DEBUGFILE and switches it on; applied in the order given\n"
+    "  branches    branches with mode, device and per-branch counters\n"
+    "  stats       mount-wide counters\n"
+    "  which       the branch serving FILE and the lower copies it hides\n"
+    "  add         add the directory BRANCH (default RO) at index N (default 0,\n"
+    "              the top)\n"
+    "  remove      remove a branch, by index or by path\n"
+    "  mode        switch a branch between read-only and read-write\n"
+    "\n"
+    "Options:\n"
+    "  -d on|off           switch debug output on or off\n"
+    "  -p DEBUGFILE        write debug output to DEBUGFILE (and switch it on)\n"
+    "  -j, --json          branches, stats, which: print JSON\n"
+    "      --at N          add: index of the new branch (0 = top)\n"
+    "  -f, --force         remove: proceed although files are open on the branch\n"
+    "  -h, --help          show this help\n"
+    "  -V, --version       show the version\n"
+    "\n"
+    "Changes (add, remove, mode, -d, -p) need root or the user who mounted.\n"
+    "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 permission denied,\n"
+    "5 not a unionfs mount or unsupported, 6 already exists, 7 timeout.\n"
+    "See unionfsctl(8).\n";
 
 enum { OPT_AT = 256 };
 
@@ -90,8 +90,7 @@ struct ctl_branch {
 	char *path;
 };
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 usage_error(const char *fmt, ...)
@@ -771,7 +770,8 @@ cmd_which(const struct ctl_opts *o, char **args)
 		return ctl_channel_error("which", file, ENOTTY);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
 		cm_error("which", file,
-			 "only regular files and directories carry user xattrs (ask about its directory)");
+			 "only regular files and directories carry user xattrs (ask about its "
+			 "directory)");
 		return CM_EX_UNSUPP;
 	}
 	branch = read_xattr(file, UFS_XATTR_BRANCH);
@@ -857,12 +857,9 @@ cmd_mode(const struct ctl_opts *o, char **args)
 }
 
 static const struct ctl_cmd ctl_cmds[] = {
-	{"branches", cmd_branches, 1, CTL_O_JSON},
-	{"stats", cmd_stats, 1, CTL_O_JSON},
-	{"which", cmd_which, 1, CTL_O_JSON},
-	{"add", cmd_add, 2, CTL_O_AT},
-	{"remove", cmd_remove, 2, CTL_O_FORCE},
-	{"mode", cmd_mode, 3, 0},
+    {"branches", cmd_branches, 1, CTL_O_JSON}, {"stats", cmd_stats, 1, CTL_O_JSON},
+    {"which", cmd_which, 1, CTL_O_JSON},       {"add", cmd_add, 2, CTL_O_AT},
+    {"remove", cmd_remove, 2, CTL_O_FORCE},    {"mode", cmd_mode, 3, 0},
 };
 
 static const struct ctl_cmd *
@@ -905,7 +902,8 @@ cmd_option(const struct ctl_cmd *cmd, int c, char **argv, struct ctl_opts *o, in
 	static const struct {
 		int c, bit;
 		const char *name;
-	} need[] = {{'j', CTL_O_JSON, "--json"}, {'f', CTL_O_FORCE, "--force"}, {OPT_AT, CTL_O_AT, "--at"}};
+	} need[] = {
+	    {'j', CTL_O_JSON, "--json"}, {'f', CTL_O_FORCE, "--force"}, {OPT_AT, CTL_O_AT, "--at"}};
 
 	*ex = 0;
 	if (c == 'h' || c == 'V') {
@@ -933,9 +931,9 @@ static int
 run_command(const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'}, {"force", no_argument, NULL, 'f'},
-		{"at", required_argument, NULL, OPT_AT}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},	     {"force", no_argument, NULL, 'f'},
+	    {"at", required_argument, NULL, OPT_AT}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
 	};
 	struct ctl_opts o = {0};
 	int c, ex;
@@ -994,9 +992,9 @@ static int
 legacy_parse(int argc, char **argv, char **cmds, const char **objs, int *n)
 {
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, ex;
 
@@ -1028,8 +1026,9 @@ run_legacy(int argc, char **argv)
 	if (ex < 0)
 		ex = 0; /* --help or --version */
 	else if (!ex && argc - optind != 1)
-		ex = argc - optind ? usage_error("expected one PATH, got %d arguments", argc - optind)
-				   : usage_error("missing PATH");
+		ex = argc - optind
+			 ? usage_error("expected one PATH, got %d arguments", argc - optind)
+			 : usage_error("missing PATH");
 	else if (!ex && n == 0)
 		ex = usage_error("nothing to do: give -d on|off, -p DEBUGFILE or a command");
 	else if (!ex)
