@@ -28,12 +28,16 @@ br_open(struct ufs_fs *fs, const char *spec, bool rw, struct ufs_branch *b, char
 	if (fs->cfg.chroot && asprintf(&full, "%s/%s", fs->cfg.chroot, spec) < 0)
 		return -1;
 	fd = open(full ? full : spec, O_PATH | O_CLOEXEC);
+	/* The message names at most 200 bytes of the path, so the reason
+	 * always fits on its line. */
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(msg, size, "branch %s: %s", spec, strerror(errno));
+		snprintf(msg, size, "branch %.200s%s: %s", spec, strlen(spec) > 200 ? "..." : "",
+			 strerror(errno));
 		goto fail;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		snprintf(msg, size, "branch %s: not a directory", spec);
+		snprintf(msg, size, "branch %.200s%s: not a directory", spec,
+			 strlen(spec) > 200 ? "..." : "");
 		goto fail;
 	}
 	memset(b, 0, sizeof(*b));

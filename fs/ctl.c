@@ -12,6 +12,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,18 +215,38 @@ mark_stale(struct ufs_fs *fs, struct ufs_node *n)
 	n->branch = -1;
 }
 
-/* Resolve one node again; queue a kernel invalidation if it changed. */
+static void
+queue_inval(struct ufs_node *n, struct change *c)
+{
+	struct inval *iv = &c->inv[c->ninv++];
+
+	iv->n = n;
+	iv->parent = n->parent;
+	iv->name = strdup(n->name);
+	n->refs++;
+	n->parent->refs++;
+}
+
+/* Resolve one node again; queue a kernel invalidation if it changed.  A
+ * directory keeps its node (it is the same merged directory with another
+ * stack); a name that now shows a different file is detached from the node,
+ * which stays with the files opened through it, and gets a new node at the
+ * next lookup. */
 static void
 reresolve(struct ufs_fs *fs, struct ufs_node *n, struct change *c)
 {
 	struct ufs_lookup lk = { .branch = -1 };
-	bool changed;
+	bool was = n->branch >= 0 || n->branch == UFS_BRANCH_GONE, changed;
 
 	if (n->parent->branch < 0 || ufs_resolve(fs, n->parent, n->name, &lk) != 0 ||
 	    (lk.st.st_mode & S_IFMT) != n->mode) {
 		if (lk.branch >= 0)
 			ufs_lookup_release(fs, &lk);
-		changed = n->branch >= 0;
+		changed = was;
+		mark_stale(fs, n);
+	} else if (!S_ISDIR(n->mode) && (lk.st.st_ino != n->key[1] || lk.st.st_dev != n->key[0])) {
+		ufs_lookup_release(fs, &lk);
+		changed = true;
 		mark_stale(fs, n);
 	} else {
 		changed = lk.branch != n->branch || lk.st.st_ino != n->key[1] ||
@@ -238,15 +260,8 @@ reresolve(struct ufs_fs *fs, struct ufs_node *n, struct change *c)
 		}
 		ufs_lookup_release(fs, &lk);
 	}
-	if (changed || S_ISDIR(n->mode)) {
-		struct inval *iv = &c->inv[c->ninv++];
-
-		iv->n = n;
-		iv->parent = n->parent;
-		iv->name = strdup(n->name);
-		n->refs++;
-		n->parent->refs++;
-	}
+	if (changed || S_ISDIR(n->mode))
+		queue_inval(n, c);
 }
 
 /* Open files keep the object they opened, even when the name now shows a
@@ -355,7 +370,7 @@ shift_out(struct ufs_fs *fs, int idx, struct change *c)
 		struct ufs_node *node = i < c->nnodes ? c->nodes[i] : fs->root;
 
 		if (node->branch == idx)
-			node->branch = node == fs->root ? 0 : -1;
+			node->branch = node == fs->root ? 0 : UFS_BRANCH_GONE;
 		else if (node->branch > idx)
 			node->branch--;
 		if (!node->dfd)
@@ -417,27 +432,45 @@ check_new_branch(struct ufs_fs *fs, const struct ufs_branch *nb, struct reply *r
 	return err;
 }
 
+/* Open and check a new branch.  Outside br_lock: its path may lead through
+ * this very mount, whose requests need the lock. */
 static int
-branch_add(struct ufs_fs *fs, int at, bool rw, const char *path, struct reply *r,
-	   struct change *c)
+branch_prepare(struct ufs_fs *fs, bool rw, const char *path, struct ufs_branch *nb,
+	       struct reply *r)
 {
-	struct ufs_branch nb;
-	char msg[PATH_MAX + 64];
-	int err, rootfd;
+	char msg[512];
+	int err;
 
-	if (at < 0 || at > fs->nbr || fs->nbr >= UFS_MAX_BRANCHES) {
-		out(r, "bad position %d (0..%d)\n", at, fs->nbr);
-		return -EINVAL;
-	}
-	if (br_open(fs, path, rw, &nb, msg, sizeof(msg)) < 0) {
+	if (br_open(fs, path, rw, nb, msg, sizeof(msg)) < 0) {
 		out(r, "%s\n", msg);
 		return -ENOENT;
 	}
-	err = check_new_branch(fs, &nb, r);
+	pthread_rwlock_rdlock(&fs->br_lock);
+	err = check_new_branch(fs, nb, r);
+	pthread_rwlock_unlock(&fs->br_lock);
+	if (err)
+		br_close(nb);
+	return err;
+}
+
+/* Insert the prepared branch nb at `at` (br_lock held for writing). */
+static int
+branch_add(struct ufs_fs *fs, int at, struct ufs_branch nb, struct reply *r, struct change *c)
+{
+	int err = 0, rootfd;
+
+	if (at < 0 || at > fs->nbr || fs->nbr >= UFS_MAX_BRANCHES) {
+		out(r, "bad position %d (0..%d)\n", at, fs->nbr);
+		err = -EINVAL;
+	} else if (check_new_branch(fs, &nb, r) != 0) {
+		err = -EEXIST;	/* added by another command meanwhile */
+	}
 	rootfd = err ? -1 : fcntl(nb.fd, F_DUPFD_CLOEXEC, 3);
 	if (!err && (rootfd < 0 || collect_nodes(fs, c) < 0))
 		err = -ENOMEM;
 	if (err) {
+		if (rootfd >= 0)
+			close(rootfd);
 		br_close(&nb);
 		return err;
 	}
@@ -450,7 +483,7 @@ branch_add(struct ufs_fs *fs, int at, bool rw, const char *path, struct reply *r
 	shift_handles(fs, at, 1);
 	if (!err)
 		reresolve_all(fs, c);
-	out(r, "added %s as branch %d (%s)\n", nb.path, at, rw ? "rw" : "ro");
+	out(r, "added %s as branch %d (%s)\n", nb.path, at, nb.rw ? "rw" : "ro");
 	return err;
 }
 
@@ -493,39 +526,61 @@ branch_mode(struct ufs_fs *fs, int idx, const char *mode, struct reply *r)
 		out(r, "no branch %d (0..%d)\n", idx, fs->nbr - 1);
 		return -ENOENT;
 	}
-	if (strcasecmp(mode, "rw") && strcasecmp(mode, "ro")) {
-		out(r, "bad mode '%s' (rw or ro)\n", mode);
-		return -EINVAL;
-	}
 	fs->br[idx].rw = !strcasecmp(mode, "rw");
 	out(r, "branch %d is now %s\n", idx, fs->br[idx].rw ? "rw" : "ro");
 	return 0;
+}
+
+/* A whole decimal number, or -1. */
+static int
+number(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &end, 10);
+	return *end || v > INT_MAX ? -1 : (int)v;
+}
+
+static bool
+mode_word(const char *s)
+{
+	return !strcasecmp(s, "rw") || !strcasecmp(s, "ro");
 }
 
 /* Run a branch change under the write lock, then notify the kernel. */
 static int
 change_branches(struct ufs_fs *fs, char **argv, int argc, struct reply *r)
 {
+	bool add = !strcmp(argv[0], "add") && argc == 4, remove = !strcmp(argv[0], "remove");
+	int idx = argc > 1 ? number(argv[1]) : -1, err;
+	struct ufs_branch nb;
 	struct change c = { 0 };
-	int err, at = -1;
-	bool added = false;
 
-	pthread_rwlock_wrlock(&fs->br_lock);
-	if (!strcmp(argv[0], "add") && argc == 4) {
-		at = atoi(argv[1]);
-		err = branch_add(fs, at, !strcasecmp(argv[2], "rw"), argv[3], r, &c);
-		added = err == 0;
-	} else if (!strcmp(argv[0], "remove") && (argc == 2 || argc == 3)) {
-		err = branch_remove(fs, atoi(argv[1]), argc == 3 && !strcmp(argv[2], "force"), r, &c);
-	} else if (!strcmp(argv[0], "mode") && argc == 3) {
-		err = branch_mode(fs, atoi(argv[1]), argv[2], r);
-	} else {
+	if (!(add && mode_word(argv[2])) && !(remove && (argc == 2 || (argc == 3 &&
+	      !strcmp(argv[2], "force")))) && !(!strcmp(argv[0], "mode") && argc == 3 &&
+	      mode_word(argv[2]))) {
 		out(r, "usage: add AT rw|ro PATH | remove INDEX [force] | mode INDEX rw|ro\n");
-		err = -EINVAL;
+		return -EINVAL;
 	}
+	if (idx < 0) {
+		out(r, "bad number '%s'\n", argv[1]);
+		return -EINVAL;
+	}
+	if (add && (err = branch_prepare(fs, !strcasecmp(argv[2], "rw"), argv[3], &nb, r)) != 0)
+		return err;
+	pthread_rwlock_wrlock(&fs->br_lock);
+	if (add)
+		err = branch_add(fs, idx, nb, r, &c);
+	else if (remove)
+		err = branch_remove(fs, idx, argc == 3, r, &c);
+	else
+		err = branch_mode(fs, idx, argv[2], r);
 	pthread_rwlock_unlock(&fs->br_lock);
-	if (added)
-		inval_new_names(fs, at, &c);
+	if (add && !err)
+		inval_new_names(fs, idx, &c);
 	if (c.nodes)
 		send_invalidations(fs, &c);
 	return err;

@@ -38,7 +38,8 @@ fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
 void
 ufs_log_init(const char *debug_file, bool debug)
 {
-	ufs_log_file = stderr;
+	if (!ufs_log_file)
+		ufs_log_file = stderr;
 	if (debug_file) {
 		FILE *f = fopen(debug_file, "ae");
 

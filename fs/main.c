@@ -59,7 +59,10 @@ add_mount_opts(struct ufs_fs *fs, struct fuse_args *args)
 	fs->conn_opts = fuse_parse_conn_info_opts(args);
 	if (!fs->conn_opts)
 		return -1;
-	if ((fs->cfg.debug || fs->cfg.debug_file) && fuse_opt_add_arg(args, "-odebug") < 0)
+	/* libfuse's request trace is always produced and our log function
+	 * drops it while debug output is off, so unionfsctl -d can switch it
+	 * at run time. */
+	if (fuse_opt_add_arg(args, "-odebug") < 0)
 		return -1;
 	return 0;
 }
@@ -74,7 +77,9 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 		return 1;
 	if (fuse_set_signal_handlers(fs->se) != 0)
 		goto out_destroy;
-	if (fuse_session_mount(fs->se, fs->cfg.mountpoint) != 0)
+	/* An absolute mountpoint: after -f and a daemonizing chdir("/") the
+	 * unmount at exit must still find it. */
+	if (fuse_session_mount(fs->se, fs->mnt_abs) != 0)
 		goto out_signals;
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
@@ -86,6 +91,9 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 	if (!fs->cfg.singlethread && ufs_pool_start(fs, fs->cfg.threads) != 0)
 		goto out_unmount;
 	err = fuse_session_loop(fs->se);
+	/* A signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop. */
+	if (err == -EINTR || (err && fuse_session_exited(fs->se)))
+		err = 0;
 	ufs_pool_stop(fs);
 	ufs_watch_stop(fs);
 out_unmount:
@@ -108,6 +116,7 @@ main(int argc, char **argv)
 		return 1;
 	/* Modes from the kernel already have the caller's umask applied. */
 	umask(0);
+	ufs_log_init(NULL, false);	/* libfuse's option errors in our voice */
 	rc = ufs_opts_parse(argc, argv, &fs->cfg, &args);
 	if (rc != 0) {
 		rc = rc > 0 ? 0 : 1;
@@ -119,6 +128,12 @@ main(int argc, char **argv)
 		goto out_branches;
 	}
 	raise_fd_limit();
+	fs->mnt_abs = realpath(fs->cfg.mountpoint, NULL);
+	if (!fs->mnt_abs) {
+		fprintf(stderr, "unionfs: mountpoint %s: %s\n", fs->cfg.mountpoint, strerror(errno));
+		rc = 1;
+		goto out_branches;
+	}
 	fs->am_root = geteuid() == 0;
 	fs->owner = getuid();
 	pthread_rwlock_init(&fs->br_lock, NULL);
@@ -137,6 +152,7 @@ main(int argc, char **argv)
 out_nodes:
 	ufs_nodes_destroy(fs);
 out_branches:
+	free(fs->mnt_abs);
 	close_branches(fs);
 out_free:
 	free(fs->conn_opts);

@@ -52,10 +52,9 @@ ufs_node_set_branch(struct ufs_fs *fs, struct ufs_node *n, int b)
 	pthread_mutex_unlock(&fs->table_lock);
 }
 
-void
-ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep)
+static void
+drop_lower_locked(struct ufs_fs *fs, struct ufs_node *n, int keep)
 {
-	pthread_mutex_lock(&fs->table_lock);
 	for (int b = 0; n->dfd && b < fs->nbr; b++) {
 		int fd = n->dfd[b];
 		int *r;
@@ -69,6 +68,29 @@ ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep)
 		fs->retired[fs->nretired++] = fd;
 		__atomic_store_n(&n->dfd[b], -1, __ATOMIC_RELEASE);
 	}
+}
+
+static bool
+is_below(const struct ufs_node *n, const struct ufs_node *top)
+{
+	for (; n; n = n->parent)
+		if (n == top)
+			return true;
+	return false;
+}
+
+/* After directory n moved away from its lower copies (complete in branch
+ * keep), it and every directory below it show branch keep only. */
+void
+ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep)
+{
+	struct ufs_node *c, *tmp;
+
+	pthread_mutex_lock(&fs->table_lock);
+	drop_lower_locked(fs, n, keep);
+	HASH_ITER(hh, fs->nodes, c, tmp)
+		if (c->dfd && c != n && is_below(c, n))
+			drop_lower_locked(fs, c, keep);
 	pthread_mutex_unlock(&fs->table_lock);
 }
 

@@ -168,11 +168,16 @@ ufs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
 	(void)ino;
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	int b = f->branch;	/* f may be released once the reply is out */
+	struct stat st;
 
 	buf.buf[0].fd = ufs_file_fd(fs, f);
 	buf.buf[0].pos = off;
-	if (fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE) == 0 && b >= 0)
-		UFS_STAT_ADD(fs->br[b].st.bytes_read, size);
+	/* Count what the reply can hold: the file may end before off+size. */
+	if (b >= 0 && fstat(buf.buf[0].fd, &st) == 0 && st.st_size > off)
+		UFS_STAT_ADD(fs->br[b].st.bytes_read,
+			     (uint64_t)st.st_size - (uint64_t)off < size
+				     ? (uint64_t)st.st_size - (uint64_t)off : size);
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
 void
@@ -201,9 +206,10 @@ ufs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t
 void
 ufs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	/* close() of a duplicate reports deferred write errors (e.g. quota). */
+	/* close() of a duplicate reports deferred write errors (e.g. quota);
+	 * with no fd to spare (max_files) there is nothing to report. */
 	int fd = dup(ufs_file_fd(ufs_fs(req), file_of(fi)));
-	int err = fd < 0 || close(fd) < 0 ? errno : 0;
+	int err = fd >= 0 && close(fd) < 0 ? errno : 0;
 
 	(void)ino;
 	fuse_reply_err(req, err);

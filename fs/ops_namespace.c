@@ -22,10 +22,12 @@
  * over a writable one) the nearest RW branch below it.  Parents are made
  * there first. */
 static int
-create_branch(struct ufs_fs *fs, struct ufs_node *parent)
+placement(struct ufs_fs *fs, struct ufs_node *parent)
 {
-	int pb = ufs_node_branch(parent), t, err;
+	int pb = ufs_node_branch(parent), t;
 
+	if (pb < 0)
+		return -ENOENT;
 	if (br_is_rw(fs, pb))
 		return pb;
 	if (!fs->cfg.cow)
@@ -34,9 +36,43 @@ create_branch(struct ufs_fs *fs, struct ufs_node *parent)
 	for (int b = pb + 1; t < 0 && b < fs->nbr; b++)
 		if (br_is_rw(fs, b))
 			t = b;
+	return t < 0 ? -EROFS : t;
+}
+
+static int
+create_branch(struct ufs_fs *fs, struct ufs_node *parent)
+{
+	int t = placement(fs, parent), err;
+
 	if (t < 0)
-		return -EROFS;
+		return t;
 	err = cu_dir_in_branch(fs, parent, t);
+	return err ? err : t;
+}
+
+/*
+ * The branch where a hard link to n goes into p2: the object's own branch
+ * when it is writable and at or above p2's placement (p2 is made there),
+ * else p2's placement, with the object copied up to it.
+ */
+static int
+link_branch(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *p2)
+{
+	int ob = ufs_node_branch(n), t = placement(fs, p2), err;
+
+	if (t < 0)
+		return t;
+	if (br_is_rw(fs, ob) && ob <= t)
+		t = ob;
+	else if (ob < t)
+		return -EXDEV;	/* a read-only object above every writable place */
+	else if (!fs->cfg.cow)
+		return -EROFS;
+	err = cu_dir_in_branch(fs, p2, t);
+	if (!err && ufs_node_branch(n) != t)
+		err = cu_copyup(fs, n, t, true);
+	if (!err && ufs_node_branch(n) != t)
+		err = -EXDEV;
 	return err ? err : t;
 }
 
@@ -220,15 +256,9 @@ ufs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *ne
 {
 	struct ufs_fs *fs = ufs_fs(req);
 	struct ufs_node *n = ufs_node_get(fs, ino), *p2 = ufs_node_get(fs, newparent);
-	int t = create_branch(fs, p2), err = t < 0 ? t : 0;
+	int t = link_branch(fs, n, p2), err = t < 0 ? t : 0;
 	struct ufs_loc loc;
 
-	/* The new name and the object must share a branch: bring the object
-	 * up to the new name's branch (a link is a change of the object). */
-	if (!err && ufs_node_branch(n) != t)
-		err = fs->cfg.cow ? cu_copyup(fs, n, t, true) : -EROFS;
-	if (!err && ufs_node_branch(n) != t)
-		err = -EXDEV;
 	if (!err)
 		err = ufs_loc_get(fs, n, t, &loc);
 	if (!err) {

@@ -367,7 +367,7 @@ check_overlaps(struct ufs_fs *fs)
 int
 ufs_branches_open(struct ufs_fs *fs)
 {
-	char *copy = strdup(fs->cfg.dirs), *save = NULL, msg[PATH_MAX + 64];
+	char *copy = strdup(fs->cfg.dirs), *save = NULL, msg[512];
 	int err = 0;
 
 	fs->br = calloc(UFS_MAX_BRANCHES, sizeof(*fs->br));

@@ -23,6 +23,7 @@
 #include "uthash.h"
 
 #define UFS_MAX_BRANCHES 64
+#define UFS_BRANCH_GONE (-2)	/* node's branch was just removed (ctl.c) */
 #define UFS_META_DIR ".unionfs"
 #define UFS_META_LEGACY ".unionfs-fuse"
 #define UFS_HIDDEN_SUFFIX "_HIDDEN~"
@@ -133,6 +134,7 @@ struct ufs_fs {
 	struct ufs_branch *br;
 	int nbr;
 	uid_t owner;			/* the user who mounted */
+	char *mnt_abs;			/* absolute mountpoint */
 	_Atomic uint64_t ops[UFS_OP__COUNT];
 	_Atomic uint64_t copyups, bytes_copied, cache_hits;
 	struct ufs_node *root;
@@ -245,8 +247,9 @@ void ufs_loc_put(struct ufs_fs *fs, struct ufs_loc *loc);
 int ufs_node_branch(struct ufs_node *n);
 int ufs_node_dfd(struct ufs_node *n, int b);
 void ufs_node_set_dfd(struct ufs_node *n, int b, int fd);
-/* Forget every per-branch fd of a directory except branch `keep`'s (after
- * it was renamed away from its lower copies). */
+/* Forget every per-branch fd of a directory and of the directories below
+ * it except branch `keep`'s (after it was renamed away from its lower
+ * copies). */
 void ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep);
 void ufs_node_set_branch(struct ufs_fs *fs, struct ufs_node *n, int b);
 /* Path of n relative to the union root ("" for root); caller frees. */

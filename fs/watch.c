@@ -178,7 +178,8 @@ handle_path(struct ufs_fs *fs, struct fanotify_event_info_fid *fid, char *buf, s
 }
 
 static void
-handle_event(struct ufs_fs *fs, struct ufs_watch *w, struct fanotify_event_metadata *m)
+handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event_metadata *m,
+	     char *info, size_t infolen)
 {
 	struct fanotify_event_info_fid *fid;
 	char path[PATH_MAX], hidden[NAME_MAX + 1];
@@ -189,9 +190,9 @@ handle_event(struct ufs_fs *fs, struct ufs_watch *w, struct fanotify_event_metad
 		invalidate_all(fs);
 		return;
 	}
-	if (m->pid == w->self || m->event_len <= sizeof(*m))
+	if (m->pid == w->self || infolen < sizeof(*fid) + sizeof(struct file_handle))
 		return;
-	fid = (struct fanotify_event_info_fid *)(m + 1);
+	fid = (struct fanotify_event_info_fid *)info;
 	if (fid->hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME &&
 	    fid->hdr.info_type != FAN_EVENT_INFO_TYPE_DFID)
 		return;
@@ -231,7 +232,7 @@ watch_thread(void *arg)
 {
 	struct ufs_fs *fs = arg;
 	struct ufs_watch *w = fs->watch;
-	char buf[16384] __attribute__((aligned(8)));
+	char buf[16384] __attribute__((aligned(8)));	/* records inside are not */
 
 	for (;;) {
 		struct pollfd pfd[2] = { { w->fan, POLLIN, 0 }, { w->stop, POLLIN, 0 } };
@@ -244,9 +245,16 @@ watch_thread(void *arg)
 		len = read(w->fan, buf, sizeof(buf));
 		if (len <= 0)
 			continue;
-		for (struct fanotify_event_metadata *m = (void *)buf; FAN_EVENT_OK(m, len);
-		     m = FAN_EVENT_NEXT(m, len))
-			handle_event(fs, w, m);
+		/* Records are only 4-byte aligned: copy each header out. */
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct fanotify_event_metadata) <= len;) {
+			struct fanotify_event_metadata m;
+
+			memcpy(&m, buf + off, sizeof(m));
+			if (m.event_len < sizeof(m) || off + (ssize_t)m.event_len > len)
+				break;
+			handle_event(fs, w, &m, buf + off + sizeof(m), m.event_len - sizeof(m));
+			off += m.event_len;
+		}
 		/* Our own requests cause most events (skipped above); let them
 		 * pile up for a moment and take them in batches, rather than
 		 * waking up for each one. */

@@ -42,12 +42,75 @@ marker_path(struct ufs_fs *fs, struct ufs_node *parent, const char *name)
 	return p;
 }
 
+/* Where a marker path lives: short paths are used as they are; paths too
+ * long for one syscall are walked a directory at a time. */
+struct mloc {
+	int dirfd;
+	bool own;		/* dirfd must be closed */
+	const char *name;
+};
+
+#define MARKER_WALK_LEN 1024
+
+static int
+mloc_open(int mfd, char *path, bool create, struct mloc *m)
+{
+	char *slash = strrchr(path, '/'), *comp, *save = NULL;
+	int cur = mfd, err = 0;
+
+	m->dirfd = mfd;
+	m->own = false;
+	m->name = path;
+	if (!slash)
+		return 0;
+	if (strlen(path) < MARKER_WALK_LEN) {
+		if (create) {
+			*slash = '\0';
+			err = br_mkdirs_at(mfd, path, 0755);
+			*slash = '/';
+		}
+		return err;
+	}
+	*slash = '\0';
+	for (comp = strtok_r(path, "/", &save); comp && !err; comp = strtok_r(NULL, "/", &save)) {
+		int fd = br_openat(cur, comp, O_PATH | O_DIRECTORY, 0);
+
+		if (fd == -ENOENT && create && mkdirat(cur, comp, 0755) == 0)
+			fd = br_openat(cur, comp, O_PATH | O_DIRECTORY, 0);
+		if (cur != mfd)
+			close(cur);
+		err = fd < 0 ? fd : 0;
+		cur = fd;
+	}
+	if (err)
+		return err;
+	m->dirfd = cur;
+	m->own = cur != mfd;
+	m->name = slash + 1;
+	return 0;
+}
+
+static void
+mloc_close(struct mloc *m)
+{
+	if (m->own)
+		close(m->dirfd);
+}
+
 static bool
 marker_at(int mfd, const char *path)
 {
+	char *copy = mfd >= 0 ? strdup(path) : NULL;
 	struct stat st;
+	struct mloc m;
+	bool found = false;
 
-	return mfd >= 0 && fstatat(mfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (copy && mloc_open(mfd, copy, false, &m) == 0) {
+		found = fstatat(m.dirfd, m.name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		mloc_close(&m);
+	}
+	free(copy);
+	return found;
 }
 
 /* .wh.NAME beside NAME in the branch's copy of the parent (image tools). */
@@ -86,30 +149,31 @@ wo_exists(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name)
 int
 wo_create(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool dir)
 {
-	int mfd = br_metafd(fs, b, true), err = 0, fd;
-	char *path, *slash;
+	int mfd = br_metafd(fs, b, true), err, fd;
+	struct mloc m;
+	char *path;
 
 	if (mfd < 0)
 		return mfd;
 	path = marker_path(fs, parent, name);
 	if (!path)
 		return -ENOMEM;
-	slash = strrchr(path, '/');
-	if (slash) {
-		*slash = '\0';
-		err = br_mkdirs_at(mfd, path, 0755);
-		*slash = '/';
+	err = mloc_open(mfd, path, true, &m);
+	if (err) {
+		free(path);
+		return err;
 	}
-	if (!err && dir) {
-		if (mkdirat(mfd, path, 0755) < 0 && errno != EEXIST)
+	if (dir) {
+		if (mkdirat(m.dirfd, m.name, 0755) < 0 && errno != EEXIST)
 			err = -errno;
-	} else if (!err) {
-		fd = openat(mfd, path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+	} else {
+		fd = openat(m.dirfd, m.name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0)
 			err = -errno;
 		else
 			close(fd);
 	}
+	mloc_close(&m);
 	free(path);
 	return err;
 }
@@ -118,6 +182,7 @@ int
 wo_remove(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name)
 {
 	int mfd = br_metafd(fs, b, false), err;
+	struct mloc m;
 	char *path;
 
 	if (mfd < 0)
@@ -125,9 +190,13 @@ wo_remove(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name)
 	path = marker_path(fs, parent, name);
 	if (!path)
 		return -ENOMEM;
-	err = br_rmtree_at(mfd, path);
+	err = mloc_open(mfd, path, false, &m);
+	if (!err) {
+		err = br_rmtree_at(m.dirfd, m.name);
+		mloc_close(&m);
+	}
 	free(path);
-	return err;
+	return err == -ENOENT ? 0 : err;
 }
 
 void
@@ -140,8 +209,13 @@ wo_remove_subtree(struct ufs_fs *fs, struct ufs_node *parent, int b, const char 
 		return;
 	path = marker_path(fs, parent, name);
 	if (path) {
+		struct mloc m;
+
 		path[strlen(path) - SUFFIX_LEN] = '\0';
-		br_rmtree_at(mfd, path);
+		if (mloc_open(mfd, path, false, &m) == 0) {
+			br_rmtree_at(m.dirfd, m.name);
+			mloc_close(&m);
+		}
 		free(path);
 	}
 }
@@ -149,13 +223,17 @@ wo_remove_subtree(struct ufs_fs *fs, struct ufs_node *parent, int b, const char 
 static void
 list_markers(int mfd, const char *dirpath, wo_list_cb cb, void *ctx)
 {
+	char *copy = mfd >= 0 ? strdup(*dirpath ? dirpath : ".") : NULL;
 	struct dirent *de;
+	struct mloc m;
 	DIR *d;
-	int fd;
+	int fd = -1;
 
-	if (mfd < 0)
-		return;
-	fd = br_opendir_path(mfd, *dirpath ? dirpath : ".");
+	if (copy && mloc_open(mfd, copy, false, &m) == 0) {
+		fd = br_opendir_path(m.dirfd, m.name);
+		mloc_close(&m);
+	}
+	free(copy);
 	if (fd < 0)
 		return;
 	d = fdopendir(fd);

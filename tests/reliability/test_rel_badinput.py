@@ -80,18 +80,6 @@ def unionfs_cases(w):
 
 
 UNIONFS_CASES = sorted(unionfs_cases("/w"))
-# Daemon bugs found by this table (see the issue 8 report); skipped so that
-# CI stays green until they are fixed.
-UNIONFS_KNOWN_BUGS = {
-    "non-numeric-max-files": "daemon bug: libfuse's 'fuse: invalid parameter in option' "
-                             "is printed instead of a 'unionfs: ' line",
-    "non-numeric-threads": "daemon bug: libfuse's 'fuse: invalid parameter in option' "
-                           "is printed instead of a 'unionfs: ' line",
-    "over-long-branch-path": "daemon bug: opts.c msg[PATH_MAX + 64] truncates the error "
-                             "line (no reason, no newline) for a branch path > 4 KiB",
-}
-
-
 @pytest.fixture
 def ufs_tree(workdir):
     for d in ("a", "a/inner", "b", "mnt", "mnt/sub"):
@@ -134,8 +122,6 @@ def run_unionfs(unionfs_bin, args, workdir, prefix=()):
 
 @pytest.mark.parametrize("case", UNIONFS_CASES)
 def test_unionfs_bad_input(unionfs_bin, ufs_tree, need_root, case):
-    if case in UNIONFS_KNOWN_BUGS:
-        pytest.skip(UNIONFS_KNOWN_BUGS[case])
     args, pattern = unionfs_cases(ufs_tree)[case]
     before = ro_snapshot(ufs_tree)
     r = run_unionfs(unionfs_bin, args, ufs_tree)

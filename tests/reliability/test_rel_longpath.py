@@ -138,12 +138,7 @@ def test_deep_create_and_rename(deep):
         os.close(up)
 
 
-@pytest.mark.parametrize("fmt", [
-    pytest.param("unionfs", marks=pytest.mark.skip(
-        reason="daemon bug (issue 8 report): unionfs-format markers are reached with one "
-               "*at() call on .unionfs/FULL/PATH_HIDDEN~, so unlink of a lower file whose "
-               "path exceeds PATH_MAX (and rename of one) fails with ENAMETOOLONG")),
-    "overlay"])
+@pytest.mark.parametrize("fmt", ["unionfs", "overlay"])
 def test_deep_unlink_and_rename_of_lower_files(mount_union, fmt):
     u = mount_union([("rw1", "RW"), ("ro1", "RO")], opts="cow,whiteout=" + fmt, start=False)
     fd = make_chain(u.b["ro1"])

@@ -281,17 +281,7 @@ class Runner:
         return ops, msg
 
 
-LINK_BUG = ("daemon bug (issue 8 report): with two RW branches, link(2) of a file on the "
-            "upper RW branch into a directory that exists only on the lower RW branch fails "
-            "with EXDEV instead of copying the directory up (e.g. UFS_SEED=511906842)")
-
-
-@pytest.mark.parametrize("layout", [
-    pytest.param("rw-ro-ro", marks=pytest.mark.skip(
-        reason="daemon bug (issue 8 report): after rename(2) of a directory with lower "
-               "content, descendant directory nodes keep their lower-branch fds, so entries "
-               "deleted before the move reappear under the new name (e.g. UFS_SEED=14)")),
-    pytest.param("rw-rw", marks=pytest.mark.skip(reason=LINK_BUG))])
+@pytest.mark.parametrize("layout", ["rw-ro-ro", "rw-rw"])
 def test_random_operations_match_model(mount_union, workdir, seed, layout):
     runner = Runner(mount_union, workdir, layout, seed)
     idx, msg, ops = runner.run([], generate=OPS)
@@ -308,7 +298,6 @@ def test_random_operations_match_model(mount_union, workdir, seed, layout):
 
 
 @pytest.mark.valgrind
-@pytest.mark.skip(reason=LINK_BUG)
 def test_short_model_run(mount_union, workdir, seed):
     """The model test in small: the valgrind subset runs this one."""
     runner = Runner(mount_union, workdir, "rw-rw", seed)

@@ -109,8 +109,6 @@ def test_max_files_gives_emfile_not_a_crash(limited):
     assert read(u.b["rw1"] + "/new") == b"after\n"
 
 
-@pytest.mark.skip(reason="daemon bug (issue 8 report): FLUSH dup()s the branch fd, so "
-                         "close(2) fails with EMFILE while the daemon is at max_files")
 def test_max_files_close_never_fails(limited):
     fds, errors = open_until_emfile(limited, NAMES)
     failed = close_all(fds)
