@@ -323,6 +323,24 @@ times_restore(const struct saved_times *s)
 		utimensat(AT_FDCWD, proc, s->ts, 0);
 }
 
+/* The node's place in its own branch (src, with its stat) and in branch t
+ * (dst).  On success both are held (ufs_loc_put both); on error neither. */
+static int
+copy_locs(struct ufs_fs *fs, struct ufs_node *n, int t, struct ufs_loc *src, struct ufs_loc *dst,
+	  struct stat *st)
+{
+	int err = ufs_loc_get(fs, n, ufs_node_branch(n), src);
+
+	if (err)
+		return err;
+	err = br_fstatat(fs, src->dirfd, src->name, st);
+	if (!err)
+		err = ufs_loc_get(fs, n, t, dst);
+	if (err)
+		ufs_loc_put(fs, src);
+	return err;
+}
+
 static int
 dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 {
@@ -336,16 +354,10 @@ dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 	if (!n->parent)
 		return -ENOENT;
 	err = dir_in_branch_locked(fs, n->parent, b);
-	if (err)
-		return err;
-	err = ufs_loc_get(fs, n, ufs_node_branch(n), &src);
-	if (err)
-		return err;
-	err = br_fstatat(fs, src.dirfd, src.name, &st);
 	if (!err)
-		err = ufs_loc_get(fs, n, b, &dst);
+		err = copy_locs(fs, n, b, &src, &dst, &st);
 	if (err)
-		goto out_src;
+		return err;
 	times_save(dst.dirfd, &pt);
 	if (mkdirat(dst.dirfd, dst.name, st.st_mode & 07777) < 0 && errno != EEXIST)
 		err = -errno;
@@ -367,7 +379,6 @@ dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 		close(fd);
 	}
 	ufs_loc_put(fs, &dst);
-out_src:
 	ufs_loc_put(fs, &src);
 	return err;
 }
@@ -393,16 +404,11 @@ copy_object(struct ufs_fs *fs, struct ufs_node *n, int t, bool data, struct stat
 	struct ufs_loc src, dst;
 	struct saved_times pt;
 	struct stat st;
-	int err = ufs_loc_get(fs, n, ufs_node_branch(n), &src);
+	int err = copy_locs(fs, n, t, &src, &dst, &st);
 
 	if (err)
 		return err;
-	err = br_fstatat(fs, src.dirfd, src.name, &st);
 	*lower = st;
-	if (!err)
-		err = ufs_loc_get(fs, n, t, &dst);
-	if (err)
-		goto out_src;
 	times_save(dst.dirfd, &pt);
 	if (S_ISREG(st.st_mode))
 		err = copy_reg(fs, src.dirfd, src.name, t, dst.dirfd, &st, data);
@@ -415,7 +421,6 @@ copy_object(struct ufs_fs *fs, struct ufs_node *n, int t, bool data, struct stat
 		moved_up(fs, n, t, &st);
 	ufs_dbg("copy-up %s to branch %d: %d", src.name, t, err);
 	ufs_loc_put(fs, &dst);
-out_src:
 	ufs_loc_put(fs, &src);
 	return err;
 }

@@ -117,6 +117,18 @@ ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f)
 	return fd;
 }
 
+/* The open reply's flags, the same for open and create. */
+void
+ufs_file_info(struct ufs_fs *fs, struct fuse_file_info *fi, struct ufs_file *f)
+{
+	fi->fh = (uintptr_t)f;
+	fi->direct_io = fs->cfg.direct_io || (fi->flags & O_DIRECT);
+	fi->keep_cache = fs->cfg.cache != UFS_CACHE_NEVER;
+	/* No FLUSH round trip on close: locks are local and close-time
+	 * errors of local branches show up in fsync and write already. */
+	fi->noflush = fs->cfg.cache != UFS_CACHE_NEVER;
+}
+
 static struct ufs_file *
 file_of(struct fuse_file_info *fi)
 {
@@ -149,12 +161,7 @@ ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->fh = (uintptr_t)f;
-	fi->direct_io = fs->cfg.direct_io || (fi->flags & O_DIRECT);
-	fi->keep_cache = fs->cfg.cache != UFS_CACHE_NEVER;
-	/* No FLUSH round trip on close: locks are local and close-time
-	 * errors of local branches show up in fsync and write already. */
-	fi->noflush = fs->cfg.cache != UFS_CACHE_NEVER;
+	ufs_file_info(fs, fi, f);
 	fuse_reply_open(req, fi);
 }
 

@@ -215,12 +215,7 @@ ufs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->fh = (uintptr_t)f;
-	fi->direct_io = fs->cfg.direct_io || (fi->flags & O_DIRECT);
-	fi->keep_cache = fs->cfg.cache != UFS_CACHE_NEVER;
-	/* No FLUSH round trip on close: locks are local and close-time
-	 * errors of local branches show up in fsync and write already. */
-	fi->noflush = fs->cfg.cache != UFS_CACHE_NEVER;
+	ufs_file_info(fs, fi, f);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -294,21 +289,6 @@ remove_name(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 	return err;
 }
 
-void
-ufs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct ufs_fs *fs = ufs_fs(req);
-	struct ufs_node *p = ufs_node_get(fs, parent);
-	struct ufs_lookup lk;
-	int err = ufs_resolve_below(fs, p, name, -1, &lk);
-
-	if (!err && S_ISDIR(lk.st.st_mode))
-		err = -EISDIR;
-	if (!err)
-		err = remove_name(fs, p, name, &lk, false);
-	ufs_lookup_release(fs, &lk);
-	fuse_reply_err(req, -err);
-}
 
 /* Is the directory parent/name (resolved in lk) empty in the union? */
 static int
@@ -331,22 +311,35 @@ dir_is_empty(struct ufs_fs *fs, struct ufs_node *parent, const char *name, struc
 	return err;
 }
 
-void
-ufs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink (dir = false) and rmdir (dir = true). */
+static void
+remove_op(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
 	struct ufs_fs *fs = ufs_fs(req);
 	struct ufs_node *p = ufs_node_get(fs, parent);
 	struct ufs_lookup lk;
 	int err = ufs_resolve_below(fs, p, name, -1, &lk);
 
-	if (!err && !S_ISDIR(lk.st.st_mode))
-		err = -ENOTDIR;
-	if (!err)
+	if (!err && !S_ISDIR(lk.st.st_mode) != !dir)
+		err = dir ? -ENOTDIR : -EISDIR;
+	if (!err && dir)
 		err = dir_is_empty(fs, p, name, &lk);
 	if (!err)
-		err = remove_name(fs, p, name, &lk, true);
+		err = remove_name(fs, p, name, &lk, dir);
 	ufs_lookup_release(fs, &lk);
 	fuse_reply_err(req, -err);
+}
+
+void
+ufs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_op(req, parent, name, false);
+}
+
+void
+ufs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_op(req, parent, name, true);
 }
 
 /* ---- rename ---- */

@@ -451,5 +451,6 @@ void ufs_file_release_fn(struct ufs_fs *fs, struct ufs_handle *h);
 struct ufs_file *ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch,
 			      int flags);
 int ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f);
+void ufs_file_info(struct ufs_fs *fs, struct fuse_file_info *fi, struct ufs_file *f);
 
 #endif

@@ -520,16 +520,13 @@ replace(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, boo
 	return 0;
 }
 
-int
-wo_set_opaque(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name)
+/* overlay.opaque="y" on the directory dirfd/name. */
+static int
+set_opaque_xattr(struct ufs_fs *fs, int dirfd, const char *name)
 {
-	int fd;
+	int fd = br_openat(dirfd, name, O_PATH | O_DIRECTORY, 0), err = 0;
 	char proc[64];
-	int err = 0;
 
-	if (!overlay_fmt(fs))
-		return wo_create(fs, parent, b, name, true);
-	fd = br_openat(ufs_node_dfd(parent, b), name, O_PATH | O_DIRECTORY, 0);
 	if (fd < 0)
 		return fd;
 	br_fd_path(fd, proc, sizeof(proc));
@@ -540,21 +537,21 @@ wo_set_opaque(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *nam
 }
 
 int
+wo_set_opaque(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name)
+{
+	if (!overlay_fmt(fs))
+		return wo_create(fs, parent, b, name, true);
+	return set_opaque_xattr(fs, ufs_node_dfd(parent, b), name);
+}
+
+int
 wo_install(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *tmp, const char *name,
 	   bool dir)
 {
 	int pfd = ufs_node_dfd(parent, b), err = 0;
 
 	if (dir) {
-		char proc[64];
-		int fd = br_openat(pfd, tmp, O_PATH | O_DIRECTORY, 0);
-
-		if (fd < 0)
-			return fd;
-		br_fd_path(fd, proc, sizeof(proc));
-		if (setxattr(proc, xattr_name(fs, "opaque"), "y", 1, 0) < 0)
-			err = -errno;
-		close(fd);
+		err = set_opaque_xattr(fs, pfd, tmp);
 		if (!err && renameat2(pfd, tmp, pfd, name, RENAME_EXCHANGE) < 0)
 			err = -errno;
 		if (!err)
