@@ -48,6 +48,19 @@ cm_error(const char *verb, const char *object, const char *fmt, ...)
 }
 
 int
+cm_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cm_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s --help)\n", cm_progname);
+	return CM_EX_USAGE;
+}
+
+int
 cm_errno_exit(int err)
 {
 	switch (err) {
@@ -97,7 +110,7 @@ cm_has_cap(int cap)
 }
 
 const char *
-cm_check_netns_name(const char *name)
+cm_check_path_component(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -109,6 +122,16 @@ cm_check_netns_name(const char *name)
 		return "name contains '/'";
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return "name may not be '.' or '..'";
+	return NULL;
+}
+
+const char *
+cm_check_netns_name(const char *name)
+{
+	const char *why = cm_check_path_component(name);
+
+	if (why)
+		return why;
 	if (name[0] == '-')
 		return "name may not start with '-'";
 	for (const char *p = name; *p; p++)

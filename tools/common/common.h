@@ -36,6 +36,9 @@ const char *cm_prog(void);
 void cm_error(const char *verb, const char *object, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Print "PROG: message (see PROG --help)" to stderr; returns CM_EX_USAGE. */
+int cm_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Map a positive errno value to the documented exit code. */
 int cm_errno_exit(int err);
 
@@ -44,6 +47,10 @@ bool cm_has_cap(int cap);
 
 /* ---- input validation: each returns NULL when valid, else a reason ---- */
 
+/* One path component: 1-255 bytes, no '/', not "." or "..". */
+const char *cm_check_path_component(const char *name);
+/* A path component that is also a safe argument: no leading '-', no
+ * whitespace or control characters. */
 const char *cm_check_netns_name(const char *name);
 const char *cm_check_ifname(const char *name);
 /* Relative cgroup path: no leading '/', no '.'/'..' or empty components. */

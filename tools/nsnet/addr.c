@@ -77,17 +77,7 @@ nn_check_ns(const char *name, bool allow_host)
 const char *
 nn_check_ns_lookup(const char *name)
 {
-	size_t len = strlen(name);
-
-	if (len == 0)
-		return "name is empty";
-	if (len > NAME_MAX)
-		return "name too long (max 255 bytes)";
-	if (strchr(name, '/'))
-		return "name contains '/'";
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return "name may not be '.' or '..'";
-	return NULL;
+	return cm_check_path_component(name);
 }
 
 /* Split "a,b,c" CIDRs into ep->addrs. */
