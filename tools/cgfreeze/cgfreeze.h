@@ -211,6 +211,8 @@ int cg_refuse_self(const struct cg_ctx *ctx, const char *name, int gfd);
 int cg_ctx_error(const struct cg_ctx *ctx, int err, const char *why);
 /* Print "cgfreeze: CMD OBJ: strerror" and map err (>0) to an exit code. */
 int cg_fail(const struct cg_ctx *ctx, const char *obj, int err);
+/* Begin a group's JSON object with its "name" and "hierarchy" members. */
+void cg_json_group_begin(struct cm_json *j, const struct cg_ctx *ctx, const char *name);
 /* Parse PID arguments; all must exist.  Prints; returns exit code. */
 int cg_parse_pids(const struct cg_ctx *ctx, const char *obj, int argc, char **argv, pid_t *out);
 

@@ -38,6 +38,16 @@ cg_name_check(const struct cg_ctx *ctx, const char *name)
 	return CM_EX_OK;
 }
 
+void
+cg_json_group_begin(struct cm_json *j, const struct cg_ctx *ctx, const char *name)
+{
+	cm_json_obj_begin(j);
+	cm_json_key(j, "name");
+	cm_json_str(j, name);
+	cm_json_key(j, "hierarchy");
+	cm_json_str(j, cg_ver_name(ctx->ver));
+}
+
 int
 cg_group_open(const struct cg_ctx *ctx, const char *name, int *gfd)
 {

@@ -19,11 +19,7 @@ static void
 json_status(struct cm_json *j, const struct cg_ctx *ctx, const char *name,
 	    const struct cg_status *st)
 {
-	cm_json_obj_begin(j);
-	cm_json_key(j, "name");
-	cm_json_str(j, name);
-	cm_json_key(j, "hierarchy");
-	cm_json_str(j, cg_ver_name(ctx->ver));
+	cg_json_group_begin(j, ctx, name);
 	cm_json_key(j, "state");
 	cm_json_str(j, cg_fstate_name(st->state));
 	cm_json_key(j, "self_freezing");

@@ -110,11 +110,7 @@ report_json(const struct cg_ctx *ctx, const char *name, bool created, const stru
 	struct cm_json j;
 
 	cm_json_init(&j, stdout);
-	cm_json_obj_begin(&j);
-	cm_json_key(&j, "name");
-	cm_json_str(&j, name);
-	cm_json_key(&j, "hierarchy");
-	cm_json_str(&j, cg_ver_name(ctx->ver));
+	cg_json_group_begin(&j, ctx, name);
 	cm_json_key(&j, "root");
 	cm_json_str(&j, ctx->root);
 	cm_json_key(&j, "created");
