@@ -1,1 +1,190 @@
-"""Shared test utilities."""
+"""Shared test utilities: what the FUSE suites (fs, reliability, ctl,
+overlay) need to run a unionfs daemon under test.
+
+The mount table, FUSE availability, spawning a foreground daemon with its
+log, waiting for its mount, a watchdog that aborts a hung FUSE connection,
+clean and lazy unmounts, sanitizer reports in a daemon log, and the report
+hook's pieces (pass/fail of the call phase, daemon logs attached to a
+failing test).
+
+tests/ is on sys.path because pytest imports tests/conftest.py from there
+(rootdir-relative "prepend" import mode; tests/ is no package), so the
+suites import this module as `util`.
+"""
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+
+FUSERMOUNT = shutil.which("fusermount3")
+CONNECTIONS = "/sys/fs/fuse/connections"
+SANITIZER_WORDS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                   "ERROR: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
+# How much of a daemon log a failure report shows (its end).
+LOG_TAIL = 20000
+
+
+# --------------------------------------------------------------------------
+# FUSE availability: skip (with a reason) only when FUSE is really missing.
+
+def fuse_missing_reason():
+    """Why FUSE cannot be used here, or None when it can."""
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse does not exist"
+    if FUSERMOUNT is None:
+        return "fusermount3 is not installed"
+    try:
+        os.close(os.open("/dev/fuse", os.O_RDWR))
+    except OSError as e:
+        return "cannot open /dev/fuse: %s" % e.strerror
+    return None
+
+
+# --------------------------------------------------------------------------
+# The mount table.  Read from /proc/self/mountinfo only: never touches a
+# mount, so it works while a daemon hangs.
+
+def _unescape(field):
+    """mountinfo writes space, tab, newline and backslash as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mountinfo():
+    """[(major:minor, mount point)] of every mount this process sees."""
+    with open("/proc/self/mountinfo") as f:
+        return [(fields[2], _unescape(fields[4])) for fields in map(str.split, f)]
+
+
+def mounted(path):
+    path = os.path.abspath(path)
+    return any(mnt == path for _, mnt in mountinfo())
+
+
+def mounts_under(base):
+    """Mount points at base or below it, in mount order."""
+    base = os.path.abspath(base)
+    return [mnt for _, mnt in mountinfo() if mnt == base or mnt.startswith(base + "/")]
+
+
+def mount_minor(path):
+    """Device minor of the mount at path (its FUSE connection), or None."""
+    path = os.path.abspath(path)
+    for dev, mnt in mountinfo():
+        if mnt == path:
+            return int(dev.split(":")[1])
+    return None
+
+
+# --------------------------------------------------------------------------
+# Unmounting and aborting.
+
+def fuse_unmount(mnt):
+    """Clean FUSE unmount; detaches lazily when that fails (busy, hung)."""
+    if not mounted(mnt):
+        return
+    r = subprocess.run([FUSERMOUNT, "-u", mnt], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        lazy_unmount(mnt)
+
+
+def lazy_unmount(mnt):
+    """Detach a mount whatever state its daemon is in."""
+    if not mounted(mnt):
+        return
+    subprocess.run([FUSERMOUNT, "-u", "-z", mnt], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    if mounted(mnt):
+        subprocess.run(["umount", "-l", mnt], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+def abort_minor(minor):
+    """Fail every pending and future request of FUSE connection minor, so
+    blocked system calls return ENOTCONN and a hung daemon can exit.  Mounts
+    fusectl when it is missing (only ever on this path)."""
+    if minor is None:
+        return
+    if os.path.isdir(CONNECTIONS) and not os.listdir(CONNECTIONS):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", CONNECTIONS],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = os.path.join(CONNECTIONS, str(minor), "abort")
+    if os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("1")
+
+
+def abort_connection(mnt):
+    """Abort the FUSE connection of the mount at mnt (found in mountinfo)."""
+    abort_minor(mount_minor(mnt))
+
+
+# --------------------------------------------------------------------------
+# The daemon.
+
+def spawn_daemon(argv, log, mode="w"):
+    """Start argv in its own session, stdout and stderr into the file log
+    after a `$ argv` line; returns the Popen."""
+    with open(log, mode) as f:
+        f.write("$ %s\n" % " ".join(argv))
+        f.flush()
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_mounted(proc, mnt, timeout):
+    """True once mnt is mounted; False when proc exits without mounting it
+    or timeout seconds pass (proc.poll() tells which)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if mounted(mnt):
+            return True
+        if proc.poll() is not None:
+            return mounted(mnt)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def start_watchdog(timeout, func, *args):
+    """A started daemon thread timer calling func(*args) after timeout
+    seconds (cancel it when done): a hung daemon must not hang the suite."""
+    timer = threading.Timer(timeout, func, args)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def sanitizer_report(text):
+    """The sanitizer report headers found in a daemon log (empty: none)."""
+    return [w for w in SANITIZER_WORDS if w in text]
+
+
+# --------------------------------------------------------------------------
+# Report hook pieces.
+
+def record_report(item, rep):
+    """Keep each phase's report on the item (item.rep_setup/call/teardown)
+    so fixtures can tell in teardown whether the test passed."""
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def call_passed(node):
+    rep = getattr(node, "rep_call", None)
+    return rep is not None and rep.passed
+
+
+def attach_logs(rep, logs, skip_bare=False):
+    """Append the end of each daemon log to a failing test's report.
+    skip_bare: leave out logs holding nothing but the command line."""
+    for log in logs:
+        try:
+            with open(log, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if skip_bare and text.count("\n") <= 1:
+            continue
+        rep.sections.append(("daemon log %s" % log, text[-LOG_TAIL:] or "(empty)"))

@@ -14,14 +14,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
-import time
 
 import pytest
 
-FUSERMOUNT = shutil.which("fusermount3")
-SANITIZER_WORDS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
-                   "ERROR: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
+from util import (abort_connection, abort_minor, attach_logs, call_passed, fuse_missing_reason,
+                  fuse_unmount, lazy_unmount, mount_minor, mounts_under, record_report,
+                  sanitizer_report, spawn_daemon, start_watchdog, wait_mounted)
+
 MOUNT_TIMEOUT = 10.0
 CTL_TIMEOUT = 20.0
 EXIT_TIMEOUT = 10.0
@@ -31,19 +30,7 @@ WATCHDOG_TIMEOUT = 60.0
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
-def _fuse_missing_reason():
-    if not os.path.exists("/dev/fuse"):
-        return "/dev/fuse does not exist"
-    if FUSERMOUNT is None:
-        return "fusermount3 is not installed"
-    try:
-        os.close(os.open("/dev/fuse", os.O_RDWR))
-    except OSError as e:
-        return "cannot open /dev/fuse: %s" % e.strerror
-    return None
-
-
-_FUSE_REASON = _fuse_missing_reason()
+_FUSE_REASON = fuse_missing_reason()
 
 
 @pytest.fixture(autouse=True)
@@ -56,66 +43,9 @@ def _need_fuse():
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+    record_report(item, rep)
     if rep.failed:
-        for log in getattr(item, "_ctl_logs", []):
-            try:
-                with open(log, errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            rep.sections.append(("daemon log %s" % log, text[-20000:] or "(empty)"))
-
-
-# --------------------------------------------------------------------------
-# Mount bookkeeping.
-
-def _mountinfo():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            yield fields[2], fields[4].replace("\\040", " ")
-
-
-def mounted(path):
-    return any(mnt == path for _, mnt in _mountinfo())
-
-
-def _minor(path):
-    for dev, mnt in _mountinfo():
-        if mnt == path:
-            return dev.split(":")[1]
-    return None
-
-
-CONNECTIONS = "/sys/fs/fuse/connections"
-
-
-def abort_minor(minor):
-    """Fail every pending request of FUSE connection minor, so a hung daemon
-    can exit.  Mounts fusectl when it is missing (only ever on this path)."""
-    if minor is None:
-        return
-    if not os.listdir(CONNECTIONS):
-        subprocess.run(["mount", "-t", "fusectl", "fusectl", CONNECTIONS],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ctl = os.path.join(CONNECTIONS, str(minor), "abort")
-    if os.path.exists(ctl):
-        with open(ctl, "w") as f:
-            f.write("1")
-
-
-def abort_connection(path):
-    abort_minor(_minor(path))
-
-
-def lazy_unmount(path):
-    if mounted(path):
-        subprocess.run([FUSERMOUNT, "-u", "-z", path], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-    if mounted(path):
-        subprocess.run(["umount", "-l", path], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        attach_logs(rep, getattr(item, "_ctl_logs", []))
 
 
 class CtlMount:
@@ -155,21 +85,12 @@ class CtlMount:
         if self.nobody:
             self.give_to_nobody()
             argv = NOBODY + argv
-        with open(self.log, "w") as log:
-            log.write("$ %s\n" % " ".join(argv))
-            log.flush()
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + MOUNT_TIMEOUT
-        while not mounted(self.mnt):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                pytest.fail("unionfs did not mount %s:\n%s" % (self.mnt, self.log_text()))
-            time.sleep(0.02)
-        self.minor = _minor(self.mnt)
-        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, abort_minor, [self.minor])
-        self.watchdog.daemon = True
-        self.watchdog.start()
+        self.proc = spawn_daemon(argv, self.log)
+        if not wait_mounted(self.proc, self.mnt, MOUNT_TIMEOUT):
+            self.kill()
+            pytest.fail("unionfs did not mount %s:\n%s" % (self.mnt, self.log_text()))
+        self.minor = mount_minor(self.mnt)
+        self.watchdog = start_watchdog(WATCHDOG_TIMEOUT, abort_minor, self.minor)
         return self
 
     def log_text(self):
@@ -214,7 +135,7 @@ class CtlMount:
         on its own mount goes away."""
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
-        abort_minor(self.minor if self.minor is not None else _minor(self.mnt))
+        abort_minor(self.minor if self.minor is not None else mount_minor(self.mnt))
         lazy_unmount(self.mnt)
         if self.proc:
             self.proc.wait(EXIT_TIMEOUT)
@@ -225,11 +146,7 @@ class CtlMount:
             self.watchdog.cancel()
         if self.proc is None:
             return 0
-        if mounted(self.mnt):
-            r = subprocess.run([FUSERMOUNT, "-u", self.mnt], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-            if r.returncode != 0:
-                lazy_unmount(self.mnt)
+        fuse_unmount(self.mnt)
         try:
             return self.proc.wait(EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -253,10 +170,9 @@ def base(request):
                             dir="/tmp")
     os.chmod(path, 0o755)
     yield path
-    for _, mnt in list(_mountinfo()):
-        if mnt.startswith(path + "/"):
-            abort_connection(mnt)
-            lazy_unmount(mnt)
+    for mnt in mounts_under(path):
+        abort_connection(mnt)
+        lazy_unmount(mnt)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -285,13 +201,12 @@ def mount(request, unionfs_bin, ctl_bin, base):
         return m.start()
 
     yield _mount
-    rep = getattr(request.node, "rep_call", None)
-    passed = rep is not None and rep.passed
+    passed = call_passed(request.node)
     problems = []
     for m in mounts:
         rc = m.finish()
         text = m.log_text()
-        if any(w in text for w in SANITIZER_WORDS):
+        if sanitizer_report(text):
             problems.append("sanitizer report in daemon log:\n" + text)
         elif passed and rc != 0:
             problems.append("unionfs exited with status %s:\n%s" % (rc, text))

@@ -18,7 +18,9 @@ import tempfile
 
 import pytest
 
-from fsutil import LAYOUTS, Branch, Union, fuse_missing_reason, lazy_unmount, seed_branch  # noqa: F401
+from fsutil import LAYOUTS, Branch, Union, seed_branch  # noqa: F401
+from util import (attach_logs, call_passed, fuse_missing_reason, lazy_unmount, mounts_under,
+                  record_report)
 
 _FUSE_REASON = fuse_missing_reason()
 
@@ -36,20 +38,9 @@ def _need_fuse():
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+    record_report(item, rep)
     if rep.failed:
-        for log in getattr(item, "_ufs_logs", []):
-            try:
-                with open(log, errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            rep.sections.append(("daemon log %s" % log, text[-20000:] or "(empty)"))
-
-
-def _test_passed(request):
-    rep = getattr(request.node, "rep_call", None)
-    return rep is not None and rep.passed
+        attach_logs(rep, getattr(item, "_ufs_logs", []))
 
 
 # --------------------------------------------------------------------------
@@ -62,12 +53,9 @@ def workdir(request):
                             dir="/tmp")
     os.chmod(base, 0o755)
     yield base
-    for line in open("/proc/self/mountinfo").read().splitlines():
-        mnt = line.split()[4]
-        if mnt.startswith(base + "/"):
-            lazy_unmount(mnt)
-    if any(l.split()[4].startswith(base + "/")
-           for l in open("/proc/self/mountinfo").read().splitlines()):
+    for mnt in mounts_under(base):
+        lazy_unmount(mnt)
+    if mounts_under(base):
         pytest.fail("mount left behind under %s" % base)
     shutil.rmtree(base, ignore_errors=True)
 
@@ -109,7 +97,7 @@ def mount_union(request, unionfs_bin, workdir, make_branches):
         return u.start() if start else u
 
     yield _mount
-    passed = _test_passed(request)
+    passed = call_passed(request.node)
     errors = []
     for u in unions:
         try:

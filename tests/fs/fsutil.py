@@ -4,18 +4,15 @@ utilities, whiteout paths and running commands as another user."""
 import errno
 import hashlib
 import os
-import shutil
 import signal
 import stat
 import subprocess
-import threading
-import time
 
 import pytest
 
-FUSERMOUNT = shutil.which("fusermount3")
-SANITIZER_WORDS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
-                   "ERROR: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
+from util import (abort_connection, fuse_unmount, lazy_unmount, mounted, sanitizer_report,
+                  spawn_daemon, start_watchdog, wait_mounted)
+
 MOUNT_TIMEOUT = 10.0
 # A hung daemon must not hang the suite: after this long, the mount's FUSE
 # connection is aborted so blocked system calls return ENOTCONN.
@@ -36,22 +33,6 @@ LAYOUTS = {
 
 
 # --------------------------------------------------------------------------
-# FUSE availability: skip (with a reason) only when FUSE is really missing.
-
-def fuse_missing_reason():
-    if not os.path.exists("/dev/fuse"):
-        return "/dev/fuse does not exist"
-    if FUSERMOUNT is None:
-        return "fusermount3 is not installed"
-    try:
-        fd = os.open("/dev/fuse", os.O_RDWR)
-    except OSError as e:
-        return "cannot open /dev/fuse: %s" % e.strerror
-    os.close(fd)
-    return None
-
-
-# --------------------------------------------------------------------------
 # Small utilities.
 
 def read(path, mode="r"):
@@ -67,39 +48,6 @@ def write(path, data, mode="w"):
 def hidden(branch, relpath, meta=".unionfs"):
     """unionfs-fuse whiteout path for relpath in branch."""
     return os.path.join(str(branch), meta, relpath + "_HIDDEN~")
-
-
-def mounted(path):
-    path = os.path.abspath(path)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mnt = line.split()[4].replace("\\040", " ")
-            if mnt == path:
-                return True
-    return False
-
-
-def mount_minor(path):
-    """Device minor of the mount at path, read from mountinfo (never touches
-    the filesystem, so it works while the daemon hangs)."""
-    path = os.path.abspath(path)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[4].replace("\\040", " ") == path:
-                return int(fields[2].split(":")[1])
-    return None
-
-
-def lazy_unmount(mnt):
-    """Detach a mount whatever state its daemon is in."""
-    if not mounted(mnt):
-        return
-    subprocess.run([FUSERMOUNT, "-u", "-z", mnt], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    if mounted(mnt):
-        subprocess.run(["umount", "-l", mnt], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
 
 
 def hash_noatime(path):
@@ -218,37 +166,18 @@ class Union:
         self.logs.append(self.log)
         self.request.node._ufs_logs = getattr(self.request.node, "_ufs_logs", []) + [self.log]
         self.ro_snap = {br: tree_snapshot(br) for br in self.branches if br.mode == "RO"}
-        with open(self.log, "w") as log:
-            log.write("$ %s\n" % " ".join(self.argv()))
-            log.flush()
-            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        self.wait_mounted()
-        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, self.abort_connection)
-        self.watchdog.daemon = True
-        self.watchdog.start()
+        self.proc = spawn_daemon(self.argv(), self.log)
+        self._wait_mounted()
+        # The kernel fails every pending request of an aborted connection.
+        self.watchdog = start_watchdog(WATCHDOG_TIMEOUT, abort_connection, self.mnt)
         return self
 
-    def abort_connection(self):
-        """Abort the FUSE connection (the kernel fails every pending request)."""
-        minor = mount_minor(self.mnt)
-        path = "/sys/fs/fuse/connections/%s/abort" % minor
-        if minor is not None and os.path.exists(path):
-            with open(path, "w") as f:
-                f.write("1")
-
-    def wait_mounted(self):
-        deadline = time.monotonic() + MOUNT_TIMEOUT
-        while time.monotonic() < deadline:
-            if mounted(self.mnt):
-                return
-            if self.proc.poll() is not None:
-                if mounted(self.mnt):
-                    return
-                pytest.fail("unionfs exited with %d before mounting:\n%s"
-                            % (self.proc.returncode, read(self.log)))
-            time.sleep(0.02)
+    def _wait_mounted(self):
+        if wait_mounted(self.proc, self.mnt, MOUNT_TIMEOUT):
+            return
+        if self.proc.poll() is not None:
+            pytest.fail("unionfs exited with %d before mounting:\n%s"
+                        % (self.proc.returncode, read(self.log)))
         self.kill()
         pytest.fail("unionfs did not mount %s within %.0f s:\n%s"
                     % (self.mnt, MOUNT_TIMEOUT, read(self.log)))
@@ -261,11 +190,7 @@ class Union:
 
     def unmount(self):
         """Clean unmount; returns the daemon's exit status."""
-        if mounted(self.mnt):
-            r = subprocess.run([FUSERMOUNT, "-u", self.mnt], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-            if r.returncode != 0:
-                lazy_unmount(self.mnt)
+        fuse_unmount(self.mnt)
         try:
             return self.proc.wait(EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -302,7 +227,7 @@ class Union:
             rc = self.unmount()
         lazy_unmount(self.mnt)
         text = read(self.log)
-        bad = [w for w in SANITIZER_WORDS if w in text]
+        bad = sanitizer_report(text)
         assert not bad, "sanitizer report in daemon log:\n%s" % text
         if passed:
             assert rc in self.allowed_exit, \

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from fsutil import Branch, lazy_unmount, mounted, read, write
+from fsutil import Branch, read, write
+from util import lazy_unmount, mounted
 
 pytestmark = pytest.mark.fuse
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from fsutil import mounted, read
+from fsutil import read
+from util import mounted
 
 pytestmark = [pytest.mark.fuse, pytest.mark.slow]
 

@@ -15,7 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ovlutil import OverlayMount, UnionMount, force_unmount, mounts_under, overlay_unavailable
+from ovlutil import OverlayMount, UnionMount, force_unmount, overlay_unavailable
+from util import attach_logs, mounts_under
 
 _REASON = overlay_unavailable()
 
@@ -25,10 +26,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
-        for log in getattr(item, "_ovl_logs", []):
-            if os.path.exists(log):
-                with open(log, errors="replace") as f:
-                    rep.sections.append(("daemon log " + log, f.read()[-20000:] or "(empty)"))
+        attach_logs(rep, getattr(item, "_ovl_logs", []))
 
 
 @pytest.fixture

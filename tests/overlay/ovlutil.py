@@ -6,12 +6,12 @@ import os
 import shutil
 import stat
 import subprocess
-import threading
-import time
 
 import pytest
 
-FUSERMOUNT = shutil.which("fusermount3")
+from util import (FUSERMOUNT, abort_connection, fuse_missing_reason, mounted, sanitizer_report,
+                  spawn_daemon, start_watchdog, wait_mounted)
+
 MOUNT_TIMEOUT = 10.0
 EXIT_TIMEOUT = 10.0
 # A hung daemon must not hang the suite: after this long its FUSE connection
@@ -21,7 +21,6 @@ WATCHDOG_TIMEOUT = 60.0
 # the kernel understands, so a layer it writes holds whiteouts and opaque
 # directories only (a merged directory rename then copies, as mv does).
 OVERLAY_OPTS = "redirect_dir=off,metacopy=off,index=off"
-SANITIZER_WORDS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 
 
 def read(path, mode="r"):
@@ -32,33 +31,6 @@ def read(path, mode="r"):
 def write(path, data):
     with open(path, "w") as f:
         f.write(data)
-
-
-def mounts_under(prefix):
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            mnt = line.split()[4].replace("\\040", " ")
-            if mnt == prefix or mnt.startswith(prefix + "/"):
-                out.append(mnt)
-    return out
-
-
-def mounted(path):
-    return os.path.abspath(path) in mounts_under(os.path.abspath(path))
-
-
-def abort_fuse(mnt):
-    """Abort the FUSE connection of the mount at mnt (found in mountinfo,
-    without touching the mount itself)."""
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[4].replace("\\040", " ") == os.path.abspath(mnt):
-                path = "/sys/fs/fuse/connections/%s/abort" % fields[2].split(":")[1]
-                if os.path.exists(path):
-                    with open(path, "w") as a:
-                        a.write("1")
 
 
 def force_unmount(mnt):
@@ -77,8 +49,9 @@ def overlay_unavailable():
     with open("/proc/filesystems") as f:
         if not any(line.split()[-1] == "overlay" for line in f if line.strip()):
             return "the kernel has no overlay filesystem"
-    if FUSERMOUNT is None or not os.path.exists("/dev/fuse"):
-        return "FUSE is unavailable"
+    fuse = fuse_missing_reason()
+    if fuse:
+        return "FUSE is unavailable: " + fuse
     return None
 
 
@@ -95,26 +68,17 @@ class UnionMount:
         self.mnt, self.log, self.proc, self.watchdog = mnt, log, None, None
 
     def start(self):
-        with open(self.log, "a") as log:
-            log.write("$ %s\n" % " ".join(self.argv))
-            log.flush()
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + MOUNT_TIMEOUT
-        while not mounted(self.mnt):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail("unionfs did not mount %s:\n%s" % (self.mnt, read(self.log)))
-            time.sleep(0.02)
-        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, self.hung)
-        self.watchdog.daemon = True
-        self.watchdog.start()
+        self.proc = spawn_daemon(self.argv, self.log, "a")
+        if not wait_mounted(self.proc, self.mnt, MOUNT_TIMEOUT):
+            self.stop()
+            pytest.fail("unionfs did not mount %s:\n%s" % (self.mnt, read(self.log)))
+        self.watchdog = start_watchdog(WATCHDOG_TIMEOUT, self.hung)
         return self
 
     def hung(self):
         """Watchdog: end the FUSE connection (abort it through fusectl, or
         kill the daemon, which closes /dev/fuse)."""
-        abort_fuse(self.mnt)
+        abort_connection(self.mnt)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
 
@@ -132,7 +96,7 @@ class UnionMount:
             rc = self.proc.wait()
         self.proc = None
         text = read(self.log)
-        assert not [w for w in SANITIZER_WORDS if w in text], text
+        assert not sanitizer_report(text), text
         return rc
 
 

@@ -1,10 +1,10 @@
 """Fixtures for the reliability suite (crash, model, fsx, concurrency,
 resources, bad input, long paths).
 
-Self-contained on purpose: tests/ has no packages, so nothing is imported
-from the other suites; the few ideas reused (foreground daemon, wait for the
-mount, watchdog that aborts a hung connection, lazy unmount, sanitizer-log
-check) are re-implemented in relutil.py.
+Nothing is imported from the other suites; what every FUSE suite needs
+(foreground daemon, wait for the mount, watchdog that aborts a hung
+connection, lazy unmount, sanitizer-log check, the report hook's pieces)
+comes from tests/util.py, the rest from relutil.py.
 
 Environment:
   UFS_STRESS=N   scale factor for the long runs (`make stress` sets 1;
@@ -20,8 +20,9 @@ import tempfile
 
 import pytest
 
-from relutil import (STRESS, VALGRIND, Union, fuse_missing_reason, lazy_unmount,
-                     mounts_under, sanitized_build)
+from relutil import STRESS, VALGRIND, Union, sanitized_build
+from util import (attach_logs, call_passed, fuse_missing_reason, lazy_unmount, mounts_under,
+                  record_report)
 
 _FUSE_REASON = fuse_missing_reason()
 
@@ -35,27 +36,14 @@ def pytest_configure(config):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+    record_report(item, rep)
     if rep.failed:
         # The first daemon's log and the last two (a shrinking run makes many).
         logs = getattr(item, "_rel_logs", [])
-        for log in logs[:1] + logs[max(1, len(logs) - 2):]:
-            try:
-                with open(log, errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            if text.count("\n") <= 1:
-                continue  # only the command line
-            rep.sections.append(("daemon log %s" % log, text[-20000:] or "(empty)"))
+        attach_logs(rep, logs[:1] + logs[max(1, len(logs) - 2):], skip_bare=True)
         seed = getattr(item, "_rel_seed", None)
         if seed is not None:
             rep.sections.append(("seed", "reproduce with UFS_SEED=%d" % seed))
-
-
-def _passed(request):
-    rep = getattr(request.node, "rep_call", None)
-    return rep is not None and rep.passed
 
 
 @pytest.fixture
@@ -130,7 +118,7 @@ def mount_union(request, need_fuse, unionfs_bin, workdir):
         return u.start() if start else u
 
     yield _mount
-    passed = _passed(request)
+    passed = call_passed(request.node)
     errors = []
     for u in unions:
         try:

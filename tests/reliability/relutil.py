@@ -6,21 +6,18 @@ import errno
 import hashlib
 import os
 import re
-import shutil
 import signal
 import stat
 import subprocess
-import threading
-import time
 
 import pytest
 
-FUSERMOUNT = shutil.which("fusermount3")
+from util import (abort_connection, fuse_unmount, lazy_unmount, mounted, sanitizer_report,
+                  spawn_daemon, start_watchdog, wait_mounted)
+
 STRESS = int(os.environ.get("UFS_STRESS") or 0)
 VALGRIND = os.environ.get("UFS_VALGRIND", "") not in ("", "0")
 VALGRIND_ERROR = 99
-REPORT_WORDS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
-                "ERROR: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
 MOUNT_TIMEOUT = 60.0 if VALGRIND else 10.0
 EXIT_TIMEOUT = 60.0 if VALGRIND else 10.0
 # A hung daemon must not hang the suite: after this long the FUSE connection
@@ -38,67 +35,12 @@ def scaled(check, stress_value):
 # --------------------------------------------------------------------------
 # Environment probes.
 
-def fuse_missing_reason():
-    if not os.path.exists("/dev/fuse"):
-        return "/dev/fuse does not exist"
-    if FUSERMOUNT is None:
-        return "fusermount3 is not installed"
-    try:
-        fd = os.open("/dev/fuse", os.O_RDWR)
-    except OSError as e:
-        return "cannot open /dev/fuse: %s" % e.strerror
-    os.close(fd)
-    return None
-
-
 def sanitized_build(binary):
     try:
         with open(binary, "rb") as f:
             return b"__asan_init" in f.read()
     except OSError:
         return False
-
-
-# --------------------------------------------------------------------------
-# Mount table.
-
-def _mountinfo():
-    with open("/proc/self/mountinfo") as f:
-        return [line.split() for line in f]
-
-
-def _unescape(path):
-    return path.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
-
-
-def mounted(path):
-    path = os.path.abspath(path)
-    return any(_unescape(f[4]) == path for f in _mountinfo())
-
-
-def mounts_under(base):
-    base = os.path.abspath(base)
-    return [_unescape(f[4]) for f in _mountinfo()
-            if _unescape(f[4]) == base or _unescape(f[4]).startswith(base + "/")]
-
-
-def mount_minor(path):
-    path = os.path.abspath(path)
-    for f in _mountinfo():
-        if _unescape(f[4]) == path:
-            return int(f[2].split(":")[1])
-    return None
-
-
-def lazy_unmount(mnt):
-    """Detach a mount whatever state its daemon is in."""
-    if not mounted(mnt):
-        return
-    subprocess.run([FUSERMOUNT, "-u", "-z", mnt], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    if mounted(mnt):
-        subprocess.run(["umount", "-l", mnt], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
 
 
 # --------------------------------------------------------------------------
@@ -300,36 +242,20 @@ class Union:
         node = self.request.node
         node._rel_logs = getattr(node, "_rel_logs", []) + [self.log]
         self.ro_snap = {n: ro_snapshot(self.b[n]) for n, mode in self.spec if mode == "RO"}
-        with open(self.log, "w") as log:
-            log.write("$ %s\n" % " ".join(self.argv()))
-            log.flush()
-            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = spawn_daemon(self.argv(), self.log)
         self._wait_mounted()
-        self.watchdog = threading.Timer(WATCHDOG_TIMEOUT, self.abort_connection)
-        self.watchdog.daemon = True
-        self.watchdog.start()
+        # The kernel fails every pending request of an aborted connection.
+        self.watchdog = start_watchdog(WATCHDOG_TIMEOUT, abort_connection, self.mnt)
         return self
 
     def _wait_mounted(self):
-        deadline = time.monotonic() + MOUNT_TIMEOUT
-        while time.monotonic() < deadline:
-            if mounted(self.mnt):
-                return
-            if self.proc.poll() is not None:
-                pytest.fail("unionfs exited with %d before mounting:\n%s"
-                            % (self.proc.returncode, read(self.log, "r")))
-            time.sleep(0.02)
+        if wait_mounted(self.proc, self.mnt, MOUNT_TIMEOUT):
+            return
+        if self.proc.poll() is not None:
+            pytest.fail("unionfs exited with %d before mounting:\n%s"
+                        % (self.proc.returncode, read(self.log, "r")))
         self.kill()
         pytest.fail("unionfs did not mount %s within %.0f s" % (self.mnt, MOUNT_TIMEOUT))
-
-    def abort_connection(self):
-        """Abort the FUSE connection: the kernel fails every pending request."""
-        minor = mount_minor(self.mnt)
-        path = "/sys/fs/fuse/connections/%s/abort" % minor
-        if minor is not None and os.path.exists(path):
-            with open(path, "w") as f:
-                f.write("1")
 
     def kill(self, sig=signal.SIGKILL):
         """kill the daemon and detach its mount (the crash of the tests)."""
@@ -349,11 +275,7 @@ class Union:
         """Clean unmount; returns the daemon's exit status."""
         if self.watchdog:
             self.watchdog.cancel()
-        if mounted(self.mnt):
-            r = subprocess.run([FUSERMOUNT, "-u", self.mnt], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-            if r.returncode != 0:
-                lazy_unmount(self.mnt)
+        fuse_unmount(self.mnt)
         try:
             return self.proc.wait(EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -370,7 +292,7 @@ class Union:
 
     def check_log(self):
         text = read(self.log, "r")
-        bad = [w for w in REPORT_WORDS if w in text]
+        bad = sanitizer_report(text)
         assert not bad, "sanitizer report in daemon log:\n%s" % text[-20000:]
         if VALGRIND:
             found = [l for l in text.splitlines() if re.match(r"==\d+== \S", l)]

@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from relutil import mounts_under, ro_snapshot, write
+from relutil import ro_snapshot, write
+from util import mounts_under
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 LONG_NAME = "n" * 300            # one component over NAME_MAX
