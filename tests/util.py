@@ -11,6 +11,7 @@ tests/ is on sys.path because pytest imports tests/conftest.py from there
 (rootdir-relative "prepend" import mode; tests/ is no package), so the
 suites import this module as `util`.
 """
+import hashlib
 import os
 import re
 import shutil
@@ -155,6 +156,15 @@ def start_watchdog(timeout, func, *args):
     timer.daemon = True
     timer.start()
     return timer
+
+
+def sha256_file(path):
+    """sha256 hex digest of a file, read in 4 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(4 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def sanitizer_report(text):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from fsutil import read
-from util import mounted
+from util import mounted, sha256_file
 
 pytestmark = [pytest.mark.fuse, pytest.mark.slow]
 
@@ -24,14 +24,6 @@ def fill(path):
         for i in range(SIZE // CHUNK):
             chunk = b"%010d" % i + base[10:]
             f.write(chunk)
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(4 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
@@ -98,11 +90,11 @@ def test_kill_during_copy_up_leaves_file_whole(mount_union, delay):
     u.allowed_exit = {0}
     u.start()
     assert os.path.getsize(u.m("big")) == SIZE
-    assert digest(u.m("big")) == want
+    assert sha256_file(u.m("big")) == want
     assert visible_names(u.m()) == names_before
     up = u.b["rw1"].p("big")
     if os.path.lexists(up):
-        assert os.path.getsize(up) == SIZE and digest(up) == want
+        assert os.path.getsize(up) == SIZE and sha256_file(up) == want
 
 
 def test_remount_after_kill_then_copy_up_works(mount_union):

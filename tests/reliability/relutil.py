@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from util import (abort_connection, fuse_unmount, lazy_unmount, mounted, sanitizer_report,
-                  spawn_daemon, start_watchdog, wait_mounted)
+                  sha256_file, spawn_daemon, start_watchdog, wait_mounted)
 
 STRESS = int(os.environ.get("UFS_STRESS") or 0)
 VALGRIND = os.environ.get("UFS_VALGRIND", "") not in ("", "0")
@@ -56,14 +56,6 @@ def write(path, data, mode="wb"):
         f.write(data)
 
 
-def sha(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(4 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def pattern(seed, size):
     """Deterministic position-dependent bytes: misplaced blocks never match."""
     block = hashlib.sha256(b"%d" % seed).digest() * 128  # 4 KiB
@@ -89,7 +81,7 @@ def tree_snapshot(root, skip_meta=False):
             if not stat.S_ISDIR(st.st_mode):
                 entry.append(st.st_size)
             if stat.S_ISREG(st.st_mode):
-                entry.append(sha(p))
+                entry.append(sha256_file(p))
             elif stat.S_ISLNK(st.st_mode):
                 entry.append(os.readlink(p))
             snap[os.path.relpath(p, root)] = entry
