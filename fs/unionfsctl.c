@@ -90,21 +90,6 @@ struct ctl_branch {
 	char *path;
 };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", cm_prog());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see unionfsctl --help)\n", stderr);
-	return CM_EX_USAGE;
-}
-
 /* ---- the control channel ---- */
 
 /* Directory part of path; caller frees. */
@@ -882,9 +867,9 @@ getopt_error(const char *cmd, int c, char **argv)
 	const char *opt = optopt > 0 && optopt < 256 ? shortopt : argv[optind - 1];
 
 	if (c == ':')
-		return usage_error("%s%soption '%s' needs an argument", cmd ? cmd : "",
-				   cmd ? ": " : "", opt);
-	return usage_error("%s%sinvalid option '%s'", cmd ? cmd : "", cmd ? ": " : "", opt);
+		return cm_usage_error("%s%soption '%s' needs an argument", cmd ? cmd : "",
+				      cmd ? ": " : "", opt);
+	return cm_usage_error("%s%sinvalid option '%s'", cmd ? cmd : "", cmd ? ": " : "", opt);
 }
 
 static int
@@ -912,7 +897,8 @@ cmd_option(const struct ctl_cmd *cmd, int c, char **argv, struct ctl_opts *o, in
 	}
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		if (need[i].c == c && !(cmd->opts & need[i].bit)) {
-			*ex = usage_error("%s: option %s does not apply", cmd->name, need[i].name);
+			*ex =
+			    cm_usage_error("%s: option %s does not apply", cmd->name, need[i].name);
 			return -1;
 		}
 	}
@@ -921,7 +907,7 @@ cmd_option(const struct ctl_cmd *cmd, int c, char **argv, struct ctl_opts *o, in
 	else if (c == 'f')
 		o->force = true;
 	else if (c == OPT_AT && cm_parse_uint(optarg, CTL_MAX_INDEX, &o->at) < 0)
-		*ex = usage_error("%s: invalid --at index '%s'", cmd->name, optarg);
+		*ex = cm_usage_error("%s: invalid --at index '%s'", cmd->name, optarg);
 	else if (c == '?' || c == ':')
 		*ex = getopt_error(cmd->name, c, argv);
 	return *ex ? -1 : 0;
@@ -944,11 +930,11 @@ run_command(const struct ctl_cmd *cmd, int argc, char **argv)
 		if (cmd_option(cmd, c, argv, &o, &ex) < 0)
 			return ex;
 	if (argc - optind != cmd->nargs)
-		return usage_error("%s: expected %d argument%s, got %d", cmd->name, cmd->nargs,
-				   cmd->nargs == 1 ? "" : "s", argc - optind);
+		return cm_usage_error("%s: expected %d argument%s, got %d", cmd->name, cmd->nargs,
+				      cmd->nargs == 1 ? "" : "s", argc - optind);
 	for (int i = optind; i < argc; i++)
 		if (!argv[i][0])
-			return usage_error("%s: empty argument", cmd->name);
+			return cm_usage_error("%s: empty argument", cmd->name);
 	return cmd->fn(&o, argv + optind);
 }
 
@@ -961,11 +947,11 @@ debug_action(int c, const char *arg, char **cmd)
 
 	if (c == 'd') {
 		if (strcmp(arg, "on") && strcmp(arg, "off"))
-			return usage_error("invalid -d value '%s' (use on or off)", arg);
+			return cm_usage_error("invalid -d value '%s' (use on or off)", arg);
 		return asprintf(cmd, "debug %s", arg) < 0 ? CM_EX_FAIL : 0;
 	}
 	if (!*arg || strchr(arg, '\n'))
-		return usage_error("invalid debug file name '%s'", arg);
+		return cm_usage_error("invalid debug file name '%s'", arg);
 	file = abs_path(arg);
 	n = file ? asprintf(cmd, "debugfile %s", file) : -1;
 	free(file);
@@ -1027,10 +1013,10 @@ run_legacy(int argc, char **argv)
 		ex = 0; /* --help or --version */
 	else if (!ex && argc - optind != 1)
 		ex = argc - optind
-			 ? usage_error("expected one PATH, got %d arguments", argc - optind)
-			 : usage_error("missing PATH");
+			 ? cm_usage_error("expected one PATH, got %d arguments", argc - optind)
+			 : cm_usage_error("missing PATH");
 	else if (!ex && n == 0)
-		ex = usage_error("nothing to do: give -d on|off, -p DEBUGFILE or a command");
+		ex = cm_usage_error("nothing to do: give -d on|off, -p DEBUGFILE or a command");
 	else if (!ex)
 		ex = run_debug(argv[optind], cmds, objs, n);
 	for (int i = 0; i < n; i++)
@@ -1048,7 +1034,7 @@ main(int argc, char **argv)
 
 	cm_set_prog("unionfsctl");
 	if (argc < 2)
-		return usage_error("missing arguments");
+		return cm_usage_error("missing arguments");
 	ex = cmd ? run_command(cmd, argc - 1, argv + 1) : run_legacy(argc, argv);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		cm_error("write", "output", "%s", strerror(errno));

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <linux/capability.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,28 +93,13 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", cm_prog());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see cgfreeze --help)\n");
-	return CM_EX_USAGE;
-}
-
 static int
 add_thread(struct cg_opts *o, const char *arg)
 {
 	pid_t tid, *n;
 
 	if (cm_parse_pid(arg, &tid) < 0)
-		return usage_error("invalid --thread TID '%s'", arg);
+		return cm_usage_error("invalid --thread TID '%s'", arg);
 	n = realloc(o->tids, (o->ntids + 1) * sizeof(*n));
 	if (!n)
 		return CM_EX_FAIL;
@@ -138,7 +122,8 @@ parse_opt(struct cg_opts *o, int c, unsigned *used, const char *bad)
 		else if (!strcmp(optarg, "v2"))
 			o->mode = CG_MODE_V2;
 		else
-			return usage_error("invalid --mode '%s' (expected auto, v1 or v2)", optarg);
+			return cm_usage_error("invalid --mode '%s' (expected auto, v1 or v2)",
+					      optarg);
 		return CM_EX_OK;
 	case 'r':
 		o->root = optarg;
@@ -147,7 +132,7 @@ parse_opt(struct cg_opts *o, int c, unsigned *used, const char *bad)
 		*used |= OPT_TIMEOUT;
 		o->timeout_set = true;
 		if (cm_parse_seconds(optarg, &o->timeout) < 0)
-			return usage_error("invalid --timeout '%s' (expected seconds)", optarg);
+			return cm_usage_error("invalid --timeout '%s' (expected seconds)", optarg);
 		return CM_EX_OK;
 	case 'n':
 		*used |= OPT_NOWAIT;
@@ -167,9 +152,9 @@ parse_opt(struct cg_opts *o, int c, unsigned *used, const char *bad)
 		o->quiet = true;
 		return CM_EX_OK;
 	case ':':
-		return usage_error("option '%s' needs an argument", bad);
+		return cm_usage_error("option '%s' needs an argument", bad);
 	default:
-		return usage_error("unknown option '%s'", bad);
+		return cm_usage_error("unknown option '%s'", bad);
 	}
 }
 
@@ -233,14 +218,14 @@ check_usage(const struct cg_cmd *cmd, unsigned used, const struct cg_args *a)
 
 	for (unsigned bit = 0; bit < 4; bit++)
 		if (used & ~cmd->opts & (1u << bit))
-			return usage_error("option %s is not valid for '%s'", names[bit],
-					   cmd->name);
+			return cm_usage_error("option %s is not valid for '%s'", names[bit],
+					      cmd->name);
 	if (cmd == find_cmd("run") && (a->dashdash != 2 || n < 2))
-		return usage_error("%s: expected run NAME -- CMD [ARG...]", cmd->name);
+		return cm_usage_error("%s: expected run NAME -- CMD [ARG...]", cmd->name);
 	if (n < cmd->min_args)
-		return usage_error("%s: missing argument", cmd->name);
+		return cm_usage_error("%s: missing argument", cmd->name);
 	if (cmd->max_args >= 0 && n > cmd->max_args)
-		return usage_error("%s: too many arguments", cmd->name);
+		return cm_usage_error("%s: too many arguments", cmd->name);
 	return CM_EX_OK;
 }
 
@@ -281,7 +266,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (rc == CM_EX_OK && !(cmd = find_cmd(a.v[0])))
-		rc = usage_error("unknown command '%s'", a.v[0]);
+		rc = cm_usage_error("unknown command '%s'", a.v[0]);
 	if (rc == CM_EX_OK)
 		rc = check_usage(cmd, used, &a);
 	if (rc == CM_EX_OK) {
