@@ -104,6 +104,11 @@ int cv_open_dir_mk(int dirfd, const char *path);
 int cv_lstat(int dirfd, const char *path, struct stat *st);
 /* Remove dirfd/name and, for a directory, everything below it. */
 int cv_rmtree_at(int dirfd, const char *name);
+/* Call fn(dirfd, name, arg) for each entry of the directory fd but "." and
+ * "..", until one fails; takes ownership of fd.  Returns 0 or the first
+ * -errno. */
+typedef int (*cv_entry_fn)(int dirfd, const char *name, void *arg);
+int cv_each_entry(int fd, cv_entry_fn fn, void *arg);
 /* A fresh temporary name in buf (CV_TMP prefix, pid and counter). */
 void cv_tmpname(char *buf, size_t size);
 bool cv_is_tmpname(const char *name);

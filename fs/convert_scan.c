@@ -8,7 +8,6 @@
  * representations to keep, which one to create and which ones to drop.
  * Nothing is changed here, so a refusal leaves the branch untouched.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -137,25 +136,28 @@ scan_meta_entry(struct cv_ctx *ctx, int dfd, const char *dir, const char *name, 
 	return err;
 }
 
+/* What scan_meta_dir passes on to each entry. */
+struct meta_walk {
+	struct cv_ctx *ctx;
+	const char *dir;
+	bool legacy;
+};
+
+static int
+meta_walk_entry(int dfd, const char *name, void *arg)
+{
+	const struct meta_walk *w = arg;
+
+	return scan_meta_entry(w->ctx, dfd, w->dir, name, w->legacy);
+}
+
 /* Takes ownership of fd. */
 static int
 scan_meta_dir(struct cv_ctx *ctx, int fd, const char *dir, bool legacy)
 {
-	struct dirent *de;
-	DIR *d = fdopendir(fd);
-	int err = 0;
+	struct meta_walk w = {ctx, dir, legacy};
 
-	if (!d) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	while (!err && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			err = scan_meta_entry(ctx, dirfd(d), dir, de->d_name, legacy);
-	}
-	closedir(d);
-	return err;
+	return cv_each_entry(fd, meta_walk_entry, &w);
 }
 
 static int
@@ -292,27 +294,33 @@ scan_tree_entry(struct cv_ctx *ctx, int dfd, const char *path, const char *name,
 	return 0;
 }
 
+/* What scan_tree_dir passes on to each entry. */
+struct tree_walk {
+	struct cv_ctx *ctx;
+	const char *path;
+	unsigned xdir;
+};
+
+static int
+tree_walk_entry(int dfd, const char *name, void *arg)
+{
+	const struct tree_walk *w = arg;
+
+	return scan_tree_entry(w->ctx, dfd, w->path, name, w->xdir);
+}
+
 /* Takes ownership of fd. */
 static int
 scan_tree_dir(struct cv_ctx *ctx, int fd, const char *path)
 {
-	unsigned xdir = 0;
-	struct dirent *de;
-	DIR *d;
-	int err = scan_dir_xattrs(ctx, fd, path, &xdir);
+	struct tree_walk w = {ctx, path, 0};
+	int err = scan_dir_xattrs(ctx, fd, path, &w.xdir);
 
-	d = err ? NULL : fdopendir(fd);
-	if (!d) {
-		err = err ? err : -errno;
+	if (err) {
 		close(fd);
 		return err;
 	}
-	while (!err && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			err = scan_tree_entry(ctx, dirfd(d), path, de->d_name, xdir);
-	}
-	closedir(d);
-	return err;
+	return cv_each_entry(fd, tree_walk_entry, &w);
 }
 
 int

@@ -80,8 +80,8 @@ cv_lstat(int dirfd, const char *path, struct stat *st)
 	return err;
 }
 
-static int
-rmtree_dir(int fd)
+int
+cv_each_entry(int fd, cv_entry_fn fn, void *arg)
 {
 	struct dirent *de;
 	DIR *d = fdopendir(fd);
@@ -94,10 +94,17 @@ rmtree_dir(int fd)
 	}
 	while (!err && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			err = cv_rmtree_at(dirfd(d), de->d_name);
+			err = fn(dirfd(d), de->d_name, arg);
 	}
 	closedir(d);
 	return err;
+}
+
+static int
+rmtree_entry(int dirfd, const char *name, void *arg)
+{
+	(void)arg;
+	return cv_rmtree_at(dirfd, name);
 }
 
 int
@@ -113,7 +120,7 @@ cv_rmtree_at(int dirfd, const char *name)
 	fd = openat(dirfd, name, DIR_FLAGS);
 	if (fd < 0)
 		return -errno;
-	err = rmtree_dir(fd);
+	err = cv_each_entry(fd, rmtree_entry, NULL);
 	if (!err && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		err = -errno;
 	return err;
