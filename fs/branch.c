@@ -236,6 +236,21 @@ br_tmpname(struct ufs_fs *fs, char *buf, size_t size)
 	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
 }
 
+/* At unmount: an empty work area, and an empty meta directory, go (a layer
+ * handed to overlayfs afterwards should not carry them). */
+void
+br_work_remove(struct ufs_fs *fs)
+{
+	for (int b = 0; b < fs->nbr; b++) {
+		int mfd = atomic_load(&fs->br[b].metafd);
+
+		if (!fs->br[b].rw || mfd < 0)
+			continue;
+		unlinkat(mfd, UFS_WORK_DIR, AT_REMOVEDIR);
+		unlinkat(fs->br[b].fd, UFS_META_DIR, AT_REMOVEDIR);
+	}
+}
+
 /* Open the existing meta directories and remove what a killed daemon may
  * have left in the work areas of the RW branches. */
 void

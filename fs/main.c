@@ -67,6 +67,26 @@ add_mount_opts(struct ufs_fs *fs, struct fuse_args *args)
 	return 0;
 }
 
+/* Worker threads are started as requests wait, up to threads=; idle ones
+ * beyond max_idle_threads= exit.  Several threads keep both the client
+ * and the daemon busy at once, and a slow request (a copy-up with its
+ * fsync) never holds up the others. */
+static int
+loop_mt(struct ufs_fs *fs)
+{
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	int err;
+
+	if (!lc)
+		return -ENOMEM;
+	fuse_loop_cfg_set_max_threads(lc, fs->cfg.threads);
+	fuse_loop_cfg_set_idle_threads(lc, fs->cfg.max_idle_threads ? fs->cfg.max_idle_threads : 10);
+	fuse_loop_cfg_set_clone_fd(lc, fs->cfg.clone_fd);
+	err = fuse_session_loop_mt(fs->se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return err;
+}
+
 static int
 run(struct ufs_fs *fs, struct fuse_args *args)
 {
@@ -87,14 +107,10 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 	 * long as it likes; we tell it when something changes. */
 	if (fs->cfg.cache == UFS_CACHE_AUTO && ufs_watch_start(fs) == 0)
 		set_timeouts(fs, 86400.0);
-	/* One thread reads and serves requests; slow ones go to the pool. */
-	if (!fs->cfg.singlethread && ufs_pool_start(fs, fs->cfg.threads) != 0)
-		goto out_unmount;
-	err = fuse_session_loop(fs->se);
+	err = fs->cfg.singlethread ? fuse_session_loop(fs->se) : loop_mt(fs);
 	/* A signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop. */
 	if (err == -EINTR || (err && fuse_session_exited(fs->se)))
 		err = 0;
-	ufs_pool_stop(fs);
 	ufs_watch_stop(fs);
 out_unmount:
 	fuse_session_unmount(fs->se);
@@ -136,7 +152,16 @@ main(int argc, char **argv)
 	}
 	fs->am_root = geteuid() == 0;
 	fs->owner = getuid();
-	pthread_rwlock_init(&fs->br_lock, NULL);
+	{
+		/* Writers first: a branch change must not wait behind an endless
+		 * stream of requests (no thread ever takes the lock twice). */
+		pthread_rwlockattr_t ra;
+
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&fs->br_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	/* Worker threads take callers' groups for a moment and drop back to
 	 * none (cred.c); start from none too. */
 	if (fs->am_root)
@@ -149,6 +174,7 @@ main(int argc, char **argv)
 	}
 	br_work_clean(fs);
 	rc = run(fs, &args);
+	br_work_remove(fs);
 out_nodes:
 	ufs_nodes_destroy(fs);
 out_branches:

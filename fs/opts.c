@@ -51,6 +51,8 @@ static const struct fuse_opt ufs_opt_table[] = {
 	UFS_OPT("max_files=%lu", max_files, 0),
 	UFS_OPT("dirs=%s", dirs, 0),
 	UFS_OPT("threads=%u", threads, 0),
+	UFS_OPT("clone_fd", clone_fd, 1),
+	UFS_OPT("max_idle_threads=%u", max_idle_threads, 0),
 	UFS_OPT("entry_timeout=%lf", entry_timeout, 0),
 	UFS_OPT("attr_timeout=%lf", attr_timeout, 0),
 	UFS_OPT("negative_timeout=%lf", negative_timeout, 0),
@@ -141,8 +143,7 @@ ufs_usage(const char *prog)
 	       "    -o volatile            skip the fsyncs that make copy-up durable\n"
 	       "    -o cache=never|auto|always\n"
 	       "                           kernel caching (default auto: 1 s timeouts)\n"
-	       "    -o threads=N           worker threads for slow requests: copy-up,\n"
-	       "                           fsync... (default 8)\n"
+	       "    -o threads=N           at most N worker threads (default 16)\n"
 	       "    -o whiteout=unionfs|overlay\n"
 	       "                           format of new whiteouts: unionfs-fuse's .unionfs/\n"
 	       "                           markers (default) or kernel overlayfs's; both are\n"
@@ -157,7 +158,7 @@ ufs_usage(const char *prog)
 	       "\n"
 	       "libfuse options passed through: allow_other, auto_unmount, fsname=,\n"
 	       "subtype=, max_read=, max_write=, max_readahead=, max_background=,\n"
-	       "congestion_threshold=, blkdev, blksize=,\n"
+	       "congestion_threshold=, clone_fd, max_idle_threads=, blkdev, blksize=,\n"
 	       "and the generic ro, rw, suid, nosuid, dev, nodev, exec, noexec, sync,\n"
 	       "async, dirsync, atime, noatime, relatime... default_permissions is\n"
 	       "always on.\n",
@@ -293,7 +294,7 @@ ufs_opts_parse(int argc, char **argv, struct ufs_config *cfg, struct fuse_args *
 		return -1;
 	}
 	if (cfg->threads == 0)
-		cfg->threads = 8;
+		cfg->threads = 16;
 	return 0;
 }
 

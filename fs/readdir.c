@@ -85,7 +85,11 @@ skip_name(struct build *bd, const char *name)
 		return true;
 	if (bd->meta)
 		return !strcmp(name, UFS_WORK_DIR);
-	return bd->root && bd->fs->cfg.hide_meta && wo_is_meta_name(name);
+	if (wo_is_tmp_name(name))
+		return true;
+	/* With overlay-format whiteouts .unionfs holds only the work area. */
+	return bd->root && (bd->fs->cfg.hide_meta || bd->fs->cfg.wo_overlay) &&
+	       wo_is_meta_name(name);
 }
 
 static bool

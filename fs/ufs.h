@@ -28,6 +28,7 @@
 #define UFS_META_LEGACY ".unionfs-fuse"
 #define UFS_HIDDEN_SUFFIX "_HIDDEN~"
 #define UFS_WORK_DIR ".ufs-work"	/* inside UFS_META_DIR of a branch */
+#define UFS_TMP_PREFIX ".ufs-tmp."	/* temporary names beside their target */
 
 enum ufs_cache { UFS_CACHE_NEVER, UFS_CACHE_AUTO, UFS_CACHE_ALWAYS };
 
@@ -47,6 +48,8 @@ struct ufs_config {
 	int relaxed_perms, direct_io, volatile_mode, noinitgroups;
 	int foreground, debug, singlethread;
 	int wo_overlay, userxattr;	/* whiteout=overlay, userxattr */
+	int clone_fd;
+	unsigned int max_idle_threads;
 };
 
 /* Per-branch counters (unionfsctl branches). */
@@ -154,7 +157,6 @@ struct ufs_fs {
 	_Atomic uint64_t next_ino;	/* for objects on unknown devices */
 	double entry_timeout, attr_timeout;
 	struct fuse_conn_info_opts *conn_opts;	/* max_write= and friends */
-	struct ufs_pool *pool;			/* workers for slow requests */
 	struct ufs_watch *watch;		/* external changes (cache=auto) */
 	bool am_root;
 };
@@ -218,6 +220,7 @@ int br_rmtree_at(int dirfd, const char *name);
 int br_first_rw_at_or_above(const struct ufs_fs *fs, int b);
 bool br_is_rw(const struct ufs_fs *fs, int b);
 void br_work_clean(struct ufs_fs *fs);
+void br_work_remove(struct ufs_fs *fs);
 int br_tmpname(struct ufs_fs *fs, char *buf, size_t size);
 
 /* ---- node.c ---- */
@@ -275,6 +278,7 @@ void wo_remove_subtree(struct ufs_fs *fs, struct ufs_node *parent, int b, const 
 typedef void (*wo_list_cb)(void *ctx, const char *name);
 void wo_list(struct ufs_fs *fs, struct ufs_node *dir, int b, wo_list_cb cb, void *ctx);
 bool wo_is_meta_name(const char *name);
+bool wo_is_tmp_name(const char *name);
 /* Reading any format (overlay markers, .wh. files, opaque xattrs). */
 bool wo_is_whiteout_entry(int dirfd, const char *name, const struct stat *st);
 bool wo_dir_is_opaque(int dirfd);
@@ -333,30 +337,6 @@ int ufs_dir_load(struct ufs_fs *fs, struct ufs_node *n, struct ufs_dir *d);
 void ufs_dir_clear(struct ufs_dir *d);
 /* 0 when the merged directory shows no entries, -ENOTEMPTY otherwise. */
 int ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n);
-
-/* ---- pool.c ---- */
-/* A request handed to a worker thread, with copies of its arguments. */
-struct ufs_job {
-	struct ufs_job *next;
-	void (*run)(struct ufs_fs *fs, struct ufs_job *j);
-	bool nolock;		/* runs without holding br_lock (ctl) */
-	fuse_req_t req;
-	fuse_ino_t ino, ino2;
-	struct fuse_file_info fi, fi2;
-	bool has_fi;
-	struct stat attr;
-	int i1, i2;
-	off_t off, off2, len;
-	size_t size, size2;
-	char *s1, *s2;		/* strings/buffers copied into data[] */
-	char data[];
-};
-int ufs_pool_start(struct ufs_fs *fs, unsigned int nthreads);
-void ufs_pool_stop(struct ufs_fs *fs);
-/* Run j on a worker (or here, without a pool); frees j. */
-void ufs_pool_submit(struct ufs_fs *fs, struct ufs_job *j);
-struct ufs_job *ufs_job_new(fuse_req_t req, void (*run)(struct ufs_fs *, struct ufs_job *),
-			    size_t extra);
 
 /* ---- watch.c ---- */
 int ufs_watch_start(struct ufs_fs *fs);

@@ -22,6 +22,13 @@
 
 #define SUFFIX_LEN (sizeof(UFS_HIDDEN_SUFFIX) - 1)
 
+/* Temporary names made beside their target (see tmp_entry): never shown. */
+bool
+wo_is_tmp_name(const char *name)
+{
+	return !strncmp(name, UFS_TMP_PREFIX, sizeof(UFS_TMP_PREFIX) - 1);
+}
+
 bool
 wo_is_meta_name(const char *name)
 {
@@ -375,7 +382,7 @@ wo_entry_kind(int dirfd, const char *name, unsigned char type, bool xattr_wo, co
 /* Make a whiteout at dirfd/name in the configured overlay flavour: a 0/0
  * device, or where mknod is refused, an xattr-marked empty file. */
 static int
-ovl_mkwhiteout(struct ufs_fs *fs, int dirfd, const char *name)
+ovl_mkwhiteout(struct ufs_fs *fs, int dirfd, const char *name, int holder)
 {
 	char proc[64];
 	int fd;
@@ -396,8 +403,9 @@ ovl_mkwhiteout(struct ufs_fs *fs, int dirfd, const char *name)
 		return err;
 	}
 	close(fd);
-	br_fd_path(dirfd, proc, sizeof(proc));
-	if (!wo_dir_is_opaque(dirfd))
+	/* The directory that will hold it says it may hold xattr whiteouts. */
+	br_fd_path(holder, proc, sizeof(proc));
+	if (!wo_dir_is_opaque(holder))
 		setxattr(proc, xattr_name(fs, "opaque"), "x", 1, 0);
 	return 0;
 }
@@ -412,7 +420,7 @@ overlay_fmt(struct ufs_fs *fs)
 static void
 tmp_entry(struct ufs_fs *fs, char *buf, size_t size)
 {
-	snprintf(buf, size, ".ufs-tmp.%ld.%llu", (long)getpid(),
+	snprintf(buf, size, UFS_TMP_PREFIX "%ld.%llu", (long)getpid(),
 		 (unsigned long long)atomic_fetch_add(&fs->tmp_counter, 1));
 }
 
@@ -456,37 +464,52 @@ hide(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, bool d
 	err = cu_dir_in_branch(fs, parent, b);
 	if (err)
 		return err;
-	return ovl_mkwhiteout(fs, ufs_node_dfd(parent, b), name);
+	return ovl_mkwhiteout(fs, ufs_node_dfd(parent, b), name, ufs_node_dfd(parent, b));
 }
 
-/* Overlay: swap a fresh whiteout in for the entry, then drop the entry. */
+/* Swap a fresh whiteout, made as tdir/tmp, in for pfd/name; the old entry
+ * ends up as tdir/tmp and is removed (an emptied directory). */
 static int
-ovl_replace(struct ufs_fs *fs, int pfd, const char *name, bool dir)
+swap_in_whiteout(struct ufs_fs *fs, int tdir, int pfd, const char *name, bool dir)
 {
 	char tmp[64];
 	int err;
 
 	tmp_entry(fs, tmp, sizeof(tmp));
-	err = ovl_mkwhiteout(fs, pfd, tmp);
+	err = ovl_mkwhiteout(fs, tdir, tmp, pfd);
 	if (err)
 		return err;
-	if (!dir) {
-		if (renameat(pfd, tmp, pfd, name) == 0)
-			return 0;
+	if (renameat2(tdir, tmp, pfd, name, dir ? RENAME_EXCHANGE : 0) < 0) {
 		err = -errno;
-		unlinkat(pfd, tmp, 0);
+		unlinkat(tdir, tmp, 0);
 		return err;
 	}
-	if (renameat2(pfd, tmp, pfd, name, RENAME_EXCHANGE) < 0) {
-		err = -errno;
-		unlinkat(pfd, tmp, 0);
-		return err;
-	}
-	if (unlinkat(pfd, tmp, AT_REMOVEDIR) == 0)
+	if (!dir || unlinkat(tdir, tmp, AT_REMOVEDIR) == 0)
 		return 0;
 	err = -errno;
-	renameat2(pfd, tmp, pfd, name, RENAME_EXCHANGE);
-	unlinkat(pfd, tmp, 0);
+	renameat2(tdir, tmp, pfd, name, RENAME_EXCHANGE);
+	unlinkat(tdir, tmp, 0);
+	return err;
+}
+
+/*
+ * Overlay format: replace pfd/name by a whiteout in one step.  The new
+ * whiteout is made in the branch's work area, so a crash leaves nothing
+ * but work-area debris, which the next mount removes; where the work area
+ * is on another filesystem than the directory, it is made beside it.
+ */
+static int
+ovl_replace(struct ufs_fs *fs, int b, int pfd, const char *name, bool dir)
+{
+	int mfd = br_metafd(fs, b, true), wfd = -1, err;
+
+	if (mfd >= 0 && (mkdirat(mfd, UFS_WORK_DIR, 0700) == 0 || errno == EEXIST))
+		wfd = br_openat(mfd, UFS_WORK_DIR, O_PATH | O_DIRECTORY, 0);
+	err = wfd >= 0 ? swap_in_whiteout(fs, wfd, pfd, name, dir) : -EXDEV;
+	if (wfd >= 0)
+		close(wfd);
+	if (err == -EXDEV)
+		err = swap_in_whiteout(fs, pfd, pfd, name, dir);
 	return err;
 }
 
@@ -504,7 +527,7 @@ replace(struct ufs_fs *fs, struct ufs_node *parent, int b, const char *name, boo
 	int pfd = ufs_node_dfd(parent, b), err;
 
 	if (overlay_fmt(fs))
-		return ovl_replace(fs, pfd, name, dir);
+		return ovl_replace(fs, b, pfd, name, dir);
 	/* The marker first: if removing fails, the marker goes again and the
 	 * object stays; the lower copy never shows through. */
 	err = wo_create(fs, parent, b, name, dir);
