@@ -6,6 +6,7 @@ again (10k entries in `make check`, 200k per UFS_STRESS unit)."""
 import errno
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -18,11 +19,19 @@ RW_RO = [("rw1", "RW"), ("ro1", "RO")]
 FD_SLACK = 4
 
 
-def settle(u):
-    """Let the kernel send its FORGETs, then count the daemon's fds."""
-    drop_caches()
-    drop_caches()
-    return daemon_fds(u.proc.pid)
+def settle(u, limit=None, timeout=30.0):
+    """Let the kernel send its FORGETs, then count the daemon's fds.  RELEASE
+    and FORGET reach the daemon asynchronously (slowly under valgrind), so
+    with a limit the count is taken again until it is within the limit or
+    the time is up; the last count is returned either way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        drop_caches()
+        drop_caches()
+        n = daemon_fds(u.proc.pid)
+        if limit is None or n <= limit or time.monotonic() > deadline:
+            return n
+        time.sleep(0.2)
 
 
 def lower_tree(root, dirs, files):
@@ -56,7 +65,7 @@ def test_fd_count_returns_to_baseline_after_workload(mount_union, need_root):
     finally:
         for f in held:
             f.close()
-    after = settle(u)
+    after = settle(u, base + FD_SLACK)
     assert after <= base + FD_SLACK, "daemon fds: %d at start, %d after the workload" % (
         base, after)
 
@@ -152,5 +161,5 @@ def test_fd_count_after_repeated_copy_ups(mount_union, need_root):
         with open(u.m("c%03d" % i), "r+b") as f:
             f.write(b"head")
         os.setxattr(u.m("c%03d" % i), "user.x", b"1")
-    after = settle(u)
+    after = settle(u, base + FD_SLACK)
     assert after <= base + FD_SLACK, (base, after)
