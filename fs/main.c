@@ -108,8 +108,11 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 	if (fs->cfg.cache == UFS_CACHE_AUTO && ufs_watch_start(fs) == 0)
 		set_timeouts(fs, 86400.0);
 	err = fs->cfg.singlethread ? fuse_session_loop(fs->se) : loop_mt(fs);
-	/* A signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop. */
-	if (err == -EINTR || (err && fuse_session_exited(fs->se)))
+	/* A signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop, and so
+	 * is the kernel closing the connection after an unmount (a lazy one
+	 * reports ECONNABORTED to the threads still reading). */
+	if (err == -EINTR || err == -ENODEV || err == -ECONNABORTED ||
+	    (err && fuse_session_exited(fs->se)))
 		err = 0;
 	ufs_watch_stop(fs);
 out_unmount:
