@@ -186,6 +186,20 @@ def call_passed(node):
     return rep is not None and rep.passed
 
 
+def finish_all(unions, passed):
+    """Teardown of every union a test mounted: each is finished (unmounted,
+    reaped, checked) even when an earlier one fails; the first failure is
+    raised afterwards."""
+    errors = []
+    for u in unions:
+        try:
+            u.finish(passed)
+        except BaseException as e:  # keep reaping the other daemons
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
 def attach_logs(rep, logs, skip_bare=False):
     """Append the end of each daemon log to a failing test's report.
     skip_bare: leave out logs holding nothing but the command line."""

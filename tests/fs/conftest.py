@@ -19,8 +19,8 @@ import tempfile
 import pytest
 
 from fsutil import LAYOUTS, Branch, Union, seed_branch  # noqa: F401
-from util import (attach_logs, call_passed, fuse_missing_reason, lazy_unmount, mounts_under,
-                  record_report)
+from util import (attach_logs, call_passed, finish_all, fuse_missing_reason, lazy_unmount,
+                  mounts_under, record_report)
 
 _FUSE_REASON = fuse_missing_reason()
 
@@ -97,15 +97,7 @@ def mount_union(request, unionfs_bin, workdir, make_branches):
         return u.start() if start else u
 
     yield _mount
-    passed = call_passed(request.node)
-    errors = []
-    for u in unions:
-        try:
-            u.finish(passed)
-        except BaseException as e:  # keep reaping the other daemons
-            errors.append(e)
-    if errors:
-        raise errors[0]
+    finish_all(unions, call_passed(request.node))
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import tempfile
 import pytest
 
 from relutil import STRESS, VALGRIND, Union, sanitized_build
-from util import (attach_logs, call_passed, fuse_missing_reason, lazy_unmount, mounts_under,
-                  record_report)
+from util import (attach_logs, call_passed, finish_all, fuse_missing_reason, lazy_unmount,
+                  mounts_under, record_report)
 
 _FUSE_REASON = fuse_missing_reason()
 
@@ -118,12 +118,4 @@ def mount_union(request, need_fuse, unionfs_bin, workdir):
         return u.start() if start else u
 
     yield _mount
-    passed = call_passed(request.node)
-    errors = []
-    for u in unions:
-        try:
-            u.finish(passed)
-        except BaseException as e:  # keep reaping the other daemons
-            errors.append(e)
-    if errors:
-        raise errors[0]
+    finish_all(unions, call_passed(request.node))
