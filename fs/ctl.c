@@ -114,11 +114,14 @@ show_stats(struct ufs_fs *fs, struct reply *r, bool json)
 	}
 	if (json)
 		out(r, "},\"copyups\":%lu,\"bytes_copied\":%lu,\"cache_hits\":%lu,\"nodes\":%zu,"
-		       "\"open_files\":%zu}\n", ld(&fs->copyups), ld(&fs->bytes_copied),
-		    ld(&fs->cache_hits), nodes, files);
+		       "\"open_files\":%zu,\"passthrough\":%s,\"passthrough_files\":%zu}\n",
+		    ld(&fs->copyups), ld(&fs->bytes_copied), ld(&fs->cache_hits), nodes, files,
+		    fs->pt_on ? "true" : "false", pt_files(fs));
 	else
-		out(r, "copyups %lu\nbytes_copied %lu\ncache_hits %lu\nnodes %zu\nopen_files %zu\n",
-		    ld(&fs->copyups), ld(&fs->bytes_copied), ld(&fs->cache_hits), nodes, files);
+		out(r, "copyups %lu\nbytes_copied %lu\ncache_hits %lu\nnodes %zu\nopen_files %zu\n"
+		       "passthrough %s\npassthrough_files %zu\n",
+		    ld(&fs->copyups), ld(&fs->bytes_copied), ld(&fs->cache_hits), nodes, files,
+		    fs->pt_on ? "on" : "off", pt_files(fs));
 }
 
 /* ---- re-resolution after a branch change ---- */

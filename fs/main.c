@@ -101,6 +101,10 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 	 * unmount at exit must still find it. */
 	if (fuse_session_mount(fs->se, fs->mnt_abs) != 0)
 		goto out_signals;
+	/* Passthrough reads and writes need CAP_SYS_ADMIN to register backing
+	 * files; direct_io asks for every request to reach us. */
+	if (!fs->cfg.no_passthrough && !fs->cfg.direct_io && fs->am_root && pt_attach(fs) != 0)
+		goto out_unmount;
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
 	/* cache=auto: with a watch on the branches the kernel may cache as

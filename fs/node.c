@@ -309,6 +309,23 @@ node_merge_dfd(struct ufs_fs *fs, struct ufs_node *n, struct ufs_lookup *lk)
 	}
 }
 
+static void
+retire_locked(struct ufs_fs *fs, struct ufs_node *n)
+{
+	HASH_DEL(fs->nodes, n);
+	n->key[0] = n->key[1] = 0;
+	HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
+}
+
+void
+ufs_node_retire(struct ufs_fs *fs, struct ufs_node *n)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	if (n != fs->root)
+		retire_locked(fs, n);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
 struct ufs_node *
 ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 		struct ufs_lookup *lk)
@@ -322,9 +339,7 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 		UFS_STAT_ADD(fs->cache_hits, 1);
 	if (n && (n->mode != (lk->st.st_mode & S_IFMT))) {
 		/* Inode number reused by a different object: retire the old node. */
-		HASH_DEL(fs->nodes, n);
-		n->key[0] = n->key[1] = 0;
-		HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
+		retire_locked(fs, n);
 		n = NULL;
 	}
 	if (n) {

@@ -48,6 +48,14 @@ ufs_handle_del(struct ufs_fs *fs, struct ufs_handle *h)
 	pthread_mutex_unlock(&fs->handle_lock);
 }
 
+/* Release a handle the kernel will never send RELEASE for. */
+void
+ufs_file_drop(struct ufs_fs *fs, struct ufs_file *f)
+{
+	ufs_handle_del(fs, &f->h);
+	ufs_file_release_fn(fs, &f->h);
+}
+
 void
 ufs_handles_release_all(struct ufs_fs *fs)
 {
@@ -64,6 +72,7 @@ ufs_file_release_fn(struct ufs_fs *fs, struct ufs_handle *h)
 {
 	struct ufs_file *f = (struct ufs_file *)h;
 
+	pt_release(fs, f);
 	close(f->fd);
 	if (f->oldfd >= 0)
 		close(f->oldfd);
@@ -123,7 +132,9 @@ ufs_file_info(struct ufs_fs *fs, struct fuse_file_info *fi, struct ufs_file *f)
 {
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = fs->cfg.direct_io || (fi->flags & O_DIRECT);
-	fi->keep_cache = fs->cfg.cache != UFS_CACHE_NEVER;
+	/* The kernel refuses keep_cache on a passthrough file: it has no
+	 * page cache of its own, the branch file's is used. */
+	fi->keep_cache = fs->cfg.cache != UFS_CACHE_NEVER && !f->bk_id;
 	/* No FLUSH round trip on close: locks are local and close-time
 	 * errors of local branches show up in fsync and write already. */
 	fi->noflush = fs->cfg.cache != UFS_CACHE_NEVER;
@@ -157,12 +168,19 @@ ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		close(fd);
 		err = -ENOMEM;
 	}
+	if (!err && (err = pt_open(fs, f)) < 0) {
+		ufs_file_drop(fs, f);
+		if (err == -ESTALE)
+			ufs_node_retire(fs, n);
+	}
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
 	ufs_file_info(fs, fi, f);
-	fuse_reply_open(req, fi);
+	/* An interrupted open gets no RELEASE. */
+	if (pt_reply_open(req, fi, f) == -ENOENT)
+		ufs_file_drop(fs, f);
 }
 
 void
@@ -228,8 +246,7 @@ ufs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ufs_file *f = file_of(fi);
 
 	(void)ino;
-	ufs_handle_del(ufs_fs(req), &f->h);
-	ufs_file_release_fn(ufs_fs(req), &f->h);
+	ufs_file_drop(ufs_fs(req), f);
 	fuse_reply_err(req, 0);
 }
 

@@ -207,6 +207,10 @@ ufs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		err = ufs_fill_entry(fs, p, name, &e, &n);
 	if (!err && !(f = ufs_file_new(fs, n, o.fd, b, fi->flags)))
 		err = -ENOMEM;
+	if (!err && (err = pt_open(fs, f)) < 0) {
+		ufs_file_drop(fs, f);
+		o.fd = -1;
+	}
 	if (err) {
 		if (o.fd >= 0)
 			close(o.fd);
@@ -216,7 +220,11 @@ ufs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return;
 	}
 	ufs_file_info(fs, fi, f);
-	fuse_reply_create(req, &e, fi);
+	/* An interrupted create gets no RELEASE (nor FORGET). */
+	if (pt_reply_create(req, &e, fi, f) == -ENOENT) {
+		ufs_file_drop(fs, f);
+		ufs_node_forget(fs, n, 1);
+	}
 }
 
 /* Link loc's object as p2/newname in branch t, over a whiteout there. */

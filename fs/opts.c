@@ -52,6 +52,8 @@ static const struct fuse_opt ufs_opt_table[] = {
 	UFS_OPT("dirs=%s", dirs, 0),
 	UFS_OPT("threads=%u", threads, 0),
 	UFS_OPT("clone_fd", clone_fd, 1),
+	UFS_OPT("passthrough", no_passthrough, 0),
+	UFS_OPT("nopassthrough", no_passthrough, 1),
 	UFS_OPT("max_idle_threads=%u", max_idle_threads, 0),
 	UFS_OPT("entry_timeout=%lf", entry_timeout, 0),
 	UFS_OPT("attr_timeout=%lf", attr_timeout, 0),
@@ -144,6 +146,9 @@ ufs_usage(const char *prog)
 	       "    -o cache=never|auto|always\n"
 	       "                           kernel caching (default auto: 1 s timeouts)\n"
 	       "    -o threads=N           at most N worker threads (default 16)\n"
+	       "    -o nopassthrough       serve file reads and writes in the daemon, not by\n"
+	       "                           FUSE passthrough to the branch file (passthrough is\n"
+	       "                           on when the kernel offers it and we run as root)\n"
 	       "    -o whiteout=unionfs|overlay\n"
 	       "                           format of new whiteouts: unionfs-fuse's .unionfs/\n"
 	       "                           markers (default) or kernel overlayfs's; both are\n"

@@ -49,6 +49,7 @@ struct ufs_config {
 	int foreground, debug, singlethread;
 	int wo_overlay, userxattr;	/* whiteout=overlay, userxattr */
 	int clone_fd;
+	int no_passthrough;
 	unsigned int max_idle_threads;
 };
 
@@ -159,6 +160,11 @@ struct ufs_fs {
 	struct fuse_conn_info_opts *conn_opts;	/* max_write= and friends */
 	struct ufs_watch *watch;		/* external changes (cache=auto) */
 	bool am_root;
+	/* passthrough.c */
+	pthread_mutex_t pt_lock;
+	struct pt_inode *pt_inodes;	/* io mode of nodes with open files */
+	_Atomic bool pt_on, pt_offered, pt_init_done;
+	_Atomic uint64_t pt_init_unique;
 };
 
 /* The result of resolving a name across branches (resolve.c). */
@@ -176,7 +182,9 @@ struct ufs_file {
 	int oldfd;		/* fd before the last copy-up, closed at release */
 	int branch;		/* branch the fd was opened on */
 	int flags;
-	bool pinned;		/* its branch was removed: never reopen */
+	bool pinned;		/* never reopen: branch removed, or passthrough */
+	bool tracked;		/* counted in fs->pt_inodes */
+	int bk_id;		/* kernel backing id when passing through */
 	struct ufs_node *node;
 	pthread_mutex_t lock;
 };
@@ -255,6 +263,9 @@ void ufs_node_set_dfd(struct ufs_node *n, int b, int fd);
  * copies). */
 void ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep);
 void ufs_node_set_branch(struct ufs_fs *fs, struct ufs_node *n, int b);
+/* Stop finding n by its object: the next lookup makes a new node (and the
+ * kernel a new inode) for it, while n serves the files open on it. */
+void ufs_node_retire(struct ufs_fs *fs, struct ufs_node *n);
 /* Path of n relative to the union root ("" for root); caller frees. */
 char *ufs_node_path(struct ufs_fs *fs, struct ufs_node *n);
 int ufs_node_stat(struct ufs_fs *fs, struct ufs_node *n, struct stat *st);
@@ -343,6 +354,19 @@ int ufs_watch_start(struct ufs_fs *fs);
 void ufs_watch_stop(struct ufs_fs *fs);
 int ufs_watch_add_branch(struct ufs_fs *fs, const char *path);
 
+/* ---- passthrough.c ---- */
+/* Route the session's I/O through the layer that negotiates passthrough. */
+int pt_attach(struct ufs_fs *fs);
+/* Choose the io mode of the new handle f: 0, or -ESTALE when the node's
+ * open files pass through to another backing file (retire the node). */
+int pt_open(struct ufs_fs *fs, struct ufs_file *f);
+void pt_release(struct ufs_fs *fs, struct ufs_file *f);
+/* Open handles whose I/O passes through now. */
+size_t pt_files(struct ufs_fs *fs);
+int pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi, const struct ufs_file *f);
+int pt_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+		    const struct fuse_file_info *fi, const struct ufs_file *f);
+
 /* ---- ctl.c ---- */
 void ufs_ctl(struct ufs_fs *fs, fuse_req_t req, const char *cmd, size_t len, char *buf,
 	     size_t size);
@@ -428,6 +452,7 @@ void ufs_handle_add(struct ufs_fs *fs, struct ufs_handle *h,
 void ufs_handle_del(struct ufs_fs *fs, struct ufs_handle *h);
 void ufs_handles_release_all(struct ufs_fs *fs);
 void ufs_file_release_fn(struct ufs_fs *fs, struct ufs_handle *h);
+void ufs_file_drop(struct ufs_fs *fs, struct ufs_file *f);
 struct ufs_file *ufs_file_new(struct ufs_fs *fs, struct ufs_node *n, int fd, int branch,
 			      int flags);
 int ufs_file_fd(struct ufs_fs *fs, struct ufs_file *f);

@@ -1,0 +1,270 @@
+/*
+ * passthrough.c - FUSE passthrough: reads and writes of an open regular
+ * file go from the kernel straight to the backing file, without a round
+ * trip through the daemon (kernel >= 6.9, CONFIG_FUSE_PASSTHROUGH, root).
+ *
+ * libfuse 3.14 does not know the protocol bits, so the session uses a
+ * custom I/O layer (plain read/writev/splice on the same fd) that
+ *   - notes whether the kernel offered FUSE_PASSTHROUGH in its INIT,
+ *   - adds FUSE_PASSTHROUGH and max_stack_depth to our INIT reply, and
+ *   - puts FOPEN_PASSTHROUGH and the backing id into an open or create
+ *     reply that the replying thread marked (pt_reply_open/create).
+ *
+ * The kernel requires every open file of one inode to be in the same mode:
+ * all cached, or all passing through to the same backing file.  The table
+ * here holds that mode for each node with open files.  When a node's
+ * backing file changed under open passthrough files (a copy-up), a new
+ * open cannot join them: the node is retired and the open answered
+ * ESTALE, which makes the kernel walk the path again and meet a new node
+ * for the copied-up file.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "ufs.h"
+
+/* Kernel protocol additions of Linux 6.9 (protocol 7.40). */
+#define PT_INIT_FLAG (1ULL << 37)	/* FUSE_PASSTHROUGH */
+#define PT_FOPEN_FLAG (1U << 7)		/* FOPEN_PASSTHROUGH */
+#define PT_STACK_DEPTH 1		/* branches must not be stacked filesystems */
+
+struct pt_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
+#define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+/* Wire layouts we read or patch (linux/fuse.h). */
+struct pt_in_header {
+	uint32_t len, opcode;
+	uint64_t unique, nodeid;
+	uint32_t uid, gid, pid;
+	uint16_t total_extlen, padding;
+};
+struct pt_init_in {
+	uint32_t major, minor, max_readahead, flags, flags2;
+};
+struct pt_out_header {
+	uint32_t len;
+	int32_t error;
+	uint64_t unique;
+};
+struct pt_init_out {
+	uint32_t major, minor, max_readahead, flags;
+	uint16_t max_background, congestion_threshold;
+	uint32_t max_write, time_gran;
+	uint16_t max_pages, map_alignment;
+	uint32_t flags2, max_stack_depth;
+	uint32_t unused[6];
+};
+struct pt_open_out {
+	uint64_t fh;
+	uint32_t open_flags;
+	int32_t backing_id;
+};
+#define PT_OP_INIT 26
+#define PT_INIT_EXT (1U << 30)
+
+/* The io mode of one node with open files. */
+struct pt_inode {
+	UT_hash_handle hh;
+	const struct ufs_node *node;	/* key */
+	uint64_t key[2];	/* the backing file (st_dev, st_ino) */
+	int id;			/* kernel backing id; 0: cached mode */
+	uint32_t opens;
+};
+
+/* Set by a thread just before it sends an open/create reply. */
+static __thread int pending_id;
+
+static ssize_t
+pt_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+	const struct pt_in_header *h = buf;
+	struct ufs_fs *fs = userdata;
+
+	if (!fs->pt_init_done && n >= (ssize_t)(sizeof(*h) + sizeof(struct pt_init_in)) &&
+	    h->opcode == PT_OP_INIT) {
+		const struct pt_init_in *in = (const void *)(h + 1);
+		uint64_t flags = in->flags;
+
+		if (in->flags & PT_INIT_EXT)
+			flags |= (uint64_t)in->flags2 << 32;
+		fs->pt_init_unique = h->unique;
+		fs->pt_offered = (flags & PT_INIT_FLAG) != 0;
+	}
+	return n;
+}
+
+static ssize_t
+pt_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	struct ufs_fs *fs = userdata;
+	const struct pt_out_header *h = iov[0].iov_base;
+
+	if (count >= 2 && iov[0].iov_len >= sizeof(*h) && h->error == 0) {
+		struct iovec *last = &iov[count - 1];
+
+		if (!fs->pt_init_done && h->unique == fs->pt_init_unique &&
+		    last->iov_len >= sizeof(struct pt_init_out)) {
+			struct pt_init_out *out = last->iov_base;
+
+			fs->pt_init_done = true;
+			if (fs->pt_offered && (out->flags & PT_INIT_EXT)) {
+				out->flags2 |= (uint32_t)(PT_INIT_FLAG >> 32);
+				out->max_stack_depth = PT_STACK_DEPTH;
+				fs->pt_on = true;
+			}
+		} else if (pending_id > 0 && last->iov_len >= sizeof(struct pt_open_out)) {
+			struct pt_open_out *o =
+				(void *)((char *)last->iov_base + last->iov_len - sizeof(*o));
+
+			o->open_flags |= PT_FOPEN_FLAG;
+			o->backing_id = pending_id;
+		}
+	}
+	pending_id = 0;
+	return writev(fd, iov, count);
+}
+
+static ssize_t
+pt_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+		  unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t
+pt_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+	       unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+int
+pt_attach(struct ufs_fs *fs)
+{
+	static const struct fuse_custom_io io = {
+		.read = pt_read,
+		.writev = pt_writev,
+		.splice_receive = pt_splice_receive,
+		.splice_send = pt_splice_send,
+	};
+
+	pthread_mutex_init(&fs->pt_lock, NULL);
+	return fuse_session_custom_io(fs->se, &io, fuse_session_fd(fs->se));
+}
+
+static int
+backing_open(struct ufs_fs *fs, int fd)
+{
+	struct pt_backing_map map = { .fd = fd };
+	int id = ioctl(fuse_session_fd(fs->se), PT_IOC_BACKING_OPEN, &map);
+
+	if (id <= 0) {
+		ufs_dbg("passthrough: backing file refused (%s), using the cache",
+			strerror(errno));
+		return 0;
+	}
+	return id;
+}
+
+int
+pt_open(struct ufs_fs *fs, struct ufs_file *f)
+{
+	struct pt_inode *p;
+	struct stat st;
+	int ret = 0;
+
+	if (!fs->pt_on || fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	pthread_mutex_lock(&fs->pt_lock);
+	HASH_FIND_PTR(fs->pt_inodes, &f->node, p);
+	if (!p && (p = calloc(1, sizeof(*p)))) {
+		p->node = f->node;
+		p->key[0] = st.st_dev;
+		p->key[1] = st.st_ino;
+		p->id = backing_open(fs, f->fd);
+		HASH_ADD_PTR(fs->pt_inodes, node, p);
+	} else if (p && p->id && (p->key[0] != st.st_dev || p->key[1] != st.st_ino)) {
+		ret = -ESTALE;
+	}
+	if (p && !ret) {
+		p->opens++;
+		f->tracked = true;
+		f->bk_id = p->id;
+		/* The kernel reads and writes this file: keep the fd on it. */
+		f->pinned = f->pinned || p->id;
+	}
+	pthread_mutex_unlock(&fs->pt_lock);
+	return p || ret ? ret : -ENOMEM;
+}
+
+void
+pt_release(struct ufs_fs *fs, struct ufs_file *f)
+{
+	struct pt_inode *p;
+
+	if (!f->tracked)
+		return;
+	pthread_mutex_lock(&fs->pt_lock);
+	HASH_FIND_PTR(fs->pt_inodes, &f->node, p);
+	if (p && --p->opens == 0) {
+		if (p->id) {
+			uint32_t id = (uint32_t)p->id;
+
+			ioctl(fuse_session_fd(fs->se), PT_IOC_BACKING_CLOSE, &id);
+		}
+		HASH_DEL(fs->pt_inodes, p);
+		free(p);
+	}
+	pthread_mutex_unlock(&fs->pt_lock);
+}
+
+size_t
+pt_files(struct ufs_fs *fs)
+{
+	struct pt_inode *p, *tmp;
+	size_t n = 0;
+
+	if (!fs->pt_on)
+		return 0;
+	pthread_mutex_lock(&fs->pt_lock);
+	HASH_ITER(hh, fs->pt_inodes, p, tmp)
+		if (p->id)
+			n += p->opens;
+	pthread_mutex_unlock(&fs->pt_lock);
+	return n;
+}
+
+int
+pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi, const struct ufs_file *f)
+{
+	int r;
+
+	pending_id = f->bk_id;
+	r = fuse_reply_open(req, fi);
+	pending_id = 0;
+	return r;
+}
+
+int
+pt_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+		const struct fuse_file_info *fi, const struct ufs_file *f)
+{
+	int r;
+
+	pending_id = f->bk_id;
+	r = fuse_reply_create(req, e, fi);
+	pending_id = 0;
+	return r;
+}
