@@ -184,6 +184,7 @@ main(int argc, char **argv)
 	br_work_remove(fs);
 out_nodes:
 	ufs_nodes_destroy(fs);
+	pt_free(fs);
 out_branches:
 	free(fs->mnt_abs);
 	close_branches(fs);

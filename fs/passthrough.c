@@ -19,6 +19,8 @@
  * for the copied-up file.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -79,6 +81,18 @@ struct pt_inode {
 	int id;			/* kernel backing id; 0: cached mode */
 	uint32_t opens;
 };
+
+/* A branch file written by passthrough: the kernel writes it in the
+ * context of the user's process, so the watch (watch.c) sees its close as
+ * a change from outside unless told.  Kept while open and a while after. */
+struct pt_mark {
+	UT_hash_handle hh;
+	uint64_t key[2];	/* st_dev, st_ino */
+	uint32_t opens;
+	uint64_t until;		/* monotonic ns, once opens is 0 */
+};
+#define PT_MARK_LINGER_NS 2000000000ULL
+#define PT_MARK_SWEEP 1024	/* sweep expired marks beyond this many */
 
 /* Set by a thread just before it sends an open/create reply. */
 static __thread int pending_id;
@@ -178,6 +192,75 @@ backing_open(struct ufs_fs *fs, int fd)
 	return id;
 }
 
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* pt_lock held. */
+static void
+mark_open(struct ufs_fs *fs, const uint64_t key[2])
+{
+	struct pt_mark *m;
+
+	HASH_FIND(hh, fs->pt_marks, key, sizeof(m->key), m);
+	if (!m && (m = calloc(1, sizeof(*m)))) {
+		memcpy(m->key, key, sizeof(m->key));
+		HASH_ADD(hh, fs->pt_marks, key, sizeof(m->key), m);
+	}
+	if (m)
+		m->opens++;
+}
+
+/* pt_lock held. */
+static void
+mark_closed(struct ufs_fs *fs, const uint64_t key[2])
+{
+	struct pt_mark *m, *tmp;
+	uint64_t now = now_ns();
+
+	HASH_FIND(hh, fs->pt_marks, key, sizeof(m->key), m);
+	if (m && m->opens && --m->opens == 0)
+		m->until = now + PT_MARK_LINGER_NS;
+	if (HASH_COUNT(fs->pt_marks) > PT_MARK_SWEEP)
+		HASH_ITER(hh, fs->pt_marks, m, tmp)
+			if (!m->opens && m->until < now) {
+				HASH_DEL(fs->pt_marks, m);
+				free(m);
+			}
+}
+
+bool
+pt_wrote(struct ufs_fs *fs, dev_t dev, ino_t ino)
+{
+	uint64_t key[2] = { dev, ino };
+	struct pt_mark *m;
+	bool ret;
+
+	if (!fs->pt_on)
+		return false;
+	pthread_mutex_lock(&fs->pt_lock);
+	HASH_FIND(hh, fs->pt_marks, key, sizeof(key), m);
+	ret = m && (m->opens || m->until > now_ns());
+	pthread_mutex_unlock(&fs->pt_lock);
+	return ret;
+}
+
+void
+pt_free(struct ufs_fs *fs)
+{
+	struct pt_mark *m, *tmp;
+
+	HASH_ITER(hh, fs->pt_marks, m, tmp) {
+		HASH_DEL(fs->pt_marks, m);
+		free(m);
+	}
+}
+
 int
 pt_open(struct ufs_fs *fs, struct ufs_file *f)
 {
@@ -202,6 +285,8 @@ pt_open(struct ufs_fs *fs, struct ufs_file *f)
 		p->opens++;
 		f->tracked = true;
 		f->bk_id = p->id;
+		if (p->id && (f->flags & O_ACCMODE) != O_RDONLY)
+			mark_open(fs, p->key);
 		/* The kernel reads and writes this file: keep the fd on it. */
 		f->pinned = f->pinned || p->id;
 	}
@@ -218,6 +303,8 @@ pt_release(struct ufs_fs *fs, struct ufs_file *f)
 		return;
 	pthread_mutex_lock(&fs->pt_lock);
 	HASH_FIND_PTR(fs->pt_inodes, &f->node, p);
+	if (p && p->id && (f->flags & O_ACCMODE) != O_RDONLY)
+		mark_closed(fs, p->key);
 	if (p && --p->opens == 0) {
 		if (p->id) {
 			uint32_t id = (uint32_t)p->id;

@@ -163,6 +163,7 @@ struct ufs_fs {
 	/* passthrough.c */
 	pthread_mutex_t pt_lock;
 	struct pt_inode *pt_inodes;	/* io mode of nodes with open files */
+	struct pt_mark *pt_marks;	/* branch files written by passthrough */
 	_Atomic bool pt_on, pt_offered, pt_init_done;
 	_Atomic uint64_t pt_init_unique;
 };
@@ -363,6 +364,9 @@ int pt_open(struct ufs_fs *fs, struct ufs_file *f);
 void pt_release(struct ufs_fs *fs, struct ufs_file *f);
 /* Open handles whose I/O passes through now. */
 size_t pt_files(struct ufs_fs *fs);
+/* Was branch file (dev, ino) written through passthrough just now? */
+bool pt_wrote(struct ufs_fs *fs, dev_t dev, ino_t ino);
+void pt_free(struct ufs_fs *fs);
 int pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi, const struct ufs_file *f);
 int pt_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 		    const struct fuse_file_info *fi, const struct ufs_file *f);

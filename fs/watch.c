@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -177,6 +178,18 @@ handle_path(struct ufs_fs *fs, struct fanotify_event_info_fid *fid, char *buf, s
 	return 0;
 }
 
+static bool
+written_through(struct ufs_fs *fs, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+	    lstat(path, &st) < 0)
+		return false;
+	return pt_wrote(fs, st.st_dev, st.st_ino);
+}
+
 static void
 handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event_metadata *m,
 	     char *info, size_t infolen)
@@ -201,6 +214,11 @@ handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event
 				 ((struct file_handle *)fid->handle)->handle_bytes
 		       : NULL;
 	if (handle_path(fs, fid, path, sizeof(path)) < 0 || !(rel = union_path(fs, path, &b)))
+		return;
+	/* Writes by passthrough happen in the writer's context, not ours,
+	 * but they came through the mount: the kernel knows about them. */
+	if ((m->mask & FAN_CLOSE_WRITE) && !(m->mask & FAN_ONDIR) && name &&
+	    written_through(fs, path, name))
 		return;
 	/* A meta directory made behind our back: start reading it. */
 	if (!*rel && name && !strcmp(name, UFS_META_DIR)) {

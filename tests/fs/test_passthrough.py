@@ -179,3 +179,30 @@ def test_direct_io_implies_nopassthrough(mount_union, ctl):
     assert read(u.m("new"), "rb") == DATA
     s = ctl(u)
     assert s["passthrough"] is False and s["ops"]["write_buf"] > 0
+
+
+def test_writes_through_the_mount_keep_kernel_entries(mount_union, ctl):
+    # Passthrough writes reach the branch in the writer's context; the
+    # cache=auto watch must not take their close for a change from outside.
+    u = mount_union("rw-ro", opts="cow,cache=auto")
+    if not ctl(u)["passthrough"]:
+        pytest.skip("the kernel does not offer FUSE passthrough (Linux >= 6.9)")
+    for i in range(20):
+        write(u.m("w%d" % i), DATA, "wb")
+    time.sleep(0.5)                             # the watch batches events
+    before = ctl(u)["ops"]
+    for i in range(20):
+        assert os.stat(u.m("w%d" % i)).st_size == len(DATA)
+    after = ctl(u)["ops"]
+    assert after["lookup"] == before["lookup"]
+    assert after["forget"] + after["forget_multi"] == 0
+
+
+def test_outside_write_to_a_passed_through_file_shows(mount_union, ctl):
+    u = mount_union("rw-ro", opts="cow,cache=auto")
+    write(u.m("f"), b"0123", "wb")
+    assert os.stat(u.m("f")).st_size == 4
+    time.sleep(2.5)                             # past the passthrough linger
+    write(u.b["rw1"].p("f"), b"0123456789", "wb")
+    assert settle(lambda: os.stat(u.m("f")).st_size == 10)
+    assert read(u.m("f"), "rb") == b"0123456789"
