@@ -8,6 +8,7 @@ import mmap
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -206,3 +207,55 @@ def test_outside_write_to_a_passed_through_file_shows(mount_union, ctl):
     write(u.b["rw1"].p("f"), b"0123456789", "wb")
     assert settle(lambda: os.stat(u.m("f")).st_size == 10)
     assert read(u.m("f"), "rb") == b"0123456789"
+
+
+def test_o_direct_reads_and_writes(pt_union):
+    u = pt_union
+    buf = mmap.mmap(-1, 8192)                   # page aligned, as O_DIRECT wants
+    fd = os.open(u.m("f"), os.O_RDONLY | os.O_DIRECT)
+    try:
+        assert os.preadv(fd, [buf], 4096) == 8192
+    finally:
+        os.close(fd)
+    assert buf[:] == DATA[4096:4096 + 8192]
+    fd = os.open(u.m("direct"), os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o644)
+    try:
+        assert os.pwritev(fd, [buf], 0) == 8192
+    finally:
+        os.close(fd)
+    assert read(u.b["rw1"].p("direct"), "rb") == DATA[4096:4096 + 8192]
+
+
+def test_readers_and_an_appender_race_on_one_lower_file(pt_union):
+    # Readers open and close the lower file while an appender's first open
+    # copies it up: every open succeeds, and each reader sees the original
+    # data followed by whole appended records only.
+    u = pt_union
+    stop = threading.Event()
+    errors = []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                with open(u.m("f"), "rb") as f:
+                    got = f.read()
+                tail = got[len(DATA):]
+                if got[:len(DATA)] != DATA or len(tail) % 8 or tail != b"appended" * (len(tail) // 8):
+                    errors.append("bad content of %d bytes" % len(got))
+            except OSError as e:
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(200):
+            with open(u.m("f"), "ab") as f:
+                f.write(b"appended")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert read(u.b["rw1"].p("f"), "rb") == DATA + b"appended" * 200
+    assert read(u.b["ro1"].p("f"), "rb") == DATA
