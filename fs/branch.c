@@ -226,6 +226,19 @@ br_rmtree_at(int dirfd, const char *name)
 	return err;
 }
 
+/* The meta directory of branch b, with its work area (UFS_WORK_DIR inside
+ * it) made: the place for temporaries that must not appear beside user
+ * files.  Returns the meta directory's fd or -errno. */
+int
+br_work_prepare(struct ufs_fs *fs, int b)
+{
+	int mfd = br_metafd(fs, b, true);
+
+	if (mfd >= 0 && mkdirat(mfd, UFS_WORK_DIR, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return mfd;
+}
+
 /* A unique temporary name for the work area of a branch. */
 int
 br_tmpname(struct ufs_fs *fs, char *buf, size_t size)

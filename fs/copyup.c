@@ -188,11 +188,9 @@ open_tmp(struct ufs_fs *fs, int t, int dirfd, char *tmpname, size_t size)
 	tmpname[0] = '\0';
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
 		return fd >= 0 ? fd : -errno;
-	mfd = br_metafd(fs, t, true);
+	mfd = br_work_prepare(fs, t);
 	if (mfd < 0)
 		return mfd;
-	if (mkdirat(mfd, UFS_WORK_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
 	err = br_tmpname(fs, tmpname, size);
 	if (err)
 		return err;

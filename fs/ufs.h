@@ -230,6 +230,7 @@ int br_first_rw_at_or_above(const struct ufs_fs *fs, int b);
 bool br_is_rw(const struct ufs_fs *fs, int b);
 void br_work_clean(struct ufs_fs *fs);
 void br_work_remove(struct ufs_fs *fs);
+int br_work_prepare(struct ufs_fs *fs, int b);
 int br_tmpname(struct ufs_fs *fs, char *buf, size_t size);
 
 /* ---- node.c ---- */

@@ -501,9 +501,9 @@ swap_in_whiteout(struct ufs_fs *fs, int tdir, int pfd, const char *name, bool di
 static int
 ovl_replace(struct ufs_fs *fs, int b, int pfd, const char *name, bool dir)
 {
-	int mfd = br_metafd(fs, b, true), wfd = -1, err;
+	int mfd = br_work_prepare(fs, b), wfd = -1, err;
 
-	if (mfd >= 0 && (mkdirat(mfd, UFS_WORK_DIR, 0700) == 0 || errno == EEXIST))
+	if (mfd >= 0)
 		wfd = br_openat(mfd, UFS_WORK_DIR, O_PATH | O_DIRECTORY, 0);
 	err = wfd >= 0 ? swap_in_whiteout(fs, wfd, pfd, name, dir) : -EXDEV;
 	if (wfd >= 0)

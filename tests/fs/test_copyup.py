@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from fsutil import read, write
+from fsutil import Branch, read, write
 
 pytestmark = pytest.mark.fuse
 
@@ -300,3 +300,25 @@ def test_volatile_option_copies_up(mount_union):
     u = mount_union("rw-ro", opts="cow,volatile")
     write(u.m("ro1_file"), "v", "a")
     assert read(u.b["rw1"].p("ro1_file")) == "ro1\nv"
+
+
+def test_copy_up_into_a_branch_without_o_tmpfile(mount_union, make_branches):
+    # The RW branch is itself a FUSE mount (libfuse 3.14 has no tmpfile
+    # operation): the copy is built in the work area and renamed into place.
+    inner = mount_union("rw-ro", opts="cow", mnt="inner")
+    outer_lower = make_branches([("outer_ro", "RO")], seed=False)[0]
+    write(outer_lower.p("f"), b"lower data" * 1000, "wb")
+    outer = mount_union([Branch(inner.m(), "inner", "RW"), outer_lower], opts="cow",
+                        mnt="outer")
+    try:
+        with open(outer.m("f"), "ab") as f:
+            f.write(b"+")
+        assert read(outer.m("f"), "rb") == b"lower data" * 1000 + b"+"
+        assert read(inner.b["rw1"].p("f"), "rb") == b"lower data" * 1000 + b"+"
+        assert read(outer_lower.p("f"), "rb") == b"lower data" * 1000
+        assert os.listdir(inner.m()).count("f") == 1
+    finally:
+        rc = outer.unmount()    # before the inner union, which it uses
+    assert rc == 0
+    # The outer union's work area held only the temporary: gone at unmount.
+    assert not os.path.exists(os.path.join(inner.m(), ".unionfs", ".ufs-work"))
