@@ -175,6 +175,7 @@ pt_attach(struct ufs_fs *fs)
 	};
 
 	pthread_mutex_init(&fs->pt_lock, NULL);
+	fs->pt_sweep_at = PT_MARK_SWEEP;
 	return fuse_session_custom_io(fs->se, &io, fuse_session_fd(fs->se));
 }
 
@@ -226,12 +227,18 @@ mark_closed(struct ufs_fs *fs, const uint64_t key[2])
 	HASH_FIND(hh, fs->pt_marks, key, sizeof(m->key), m);
 	if (m && m->opens && --m->opens == 0)
 		m->until = now + PT_MARK_LINGER_NS;
-	if (HASH_COUNT(fs->pt_marks) > PT_MARK_SWEEP)
-		HASH_ITER(hh, fs->pt_marks, m, tmp)
-			if (!m->opens && m->until < now) {
-				HASH_DEL(fs->pt_marks, m);
-				free(m);
-			}
+	/* Sweeps happen when the table doubled since the last one, so their
+	 * cost per close stays constant. */
+	if (HASH_COUNT(fs->pt_marks) <= fs->pt_sweep_at)
+		return;
+	HASH_ITER(hh, fs->pt_marks, m, tmp)
+		if (!m->opens && m->until < now) {
+			HASH_DEL(fs->pt_marks, m);
+			free(m);
+		}
+	fs->pt_sweep_at = 2 * HASH_COUNT(fs->pt_marks);
+	if (fs->pt_sweep_at < PT_MARK_SWEEP)
+		fs->pt_sweep_at = PT_MARK_SWEEP;
 }
 
 bool

@@ -164,6 +164,7 @@ struct ufs_fs {
 	pthread_mutex_t pt_lock;
 	struct pt_inode *pt_inodes;	/* io mode of nodes with open files */
 	struct pt_mark *pt_marks;	/* branch files written by passthrough */
+	unsigned int pt_sweep_at;	/* sweep pt_marks beyond this many */
 	_Atomic bool pt_on, pt_offered, pt_init_done;
 	_Atomic uint64_t pt_init_unique;
 };
