@@ -150,44 +150,34 @@ invalidate_all(struct ufs_fs *fs)
 	free(all);
 }
 
-/* Turn the directory handle of an event into a path, via any branch fd on
- * the same filesystem. */
+/* The directory of an event, opened (O_PATH) through any branch fd on the
+ * same filesystem; -1 if none. */
 static int
-handle_path(struct ufs_fs *fs, struct fanotify_event_info_fid *fid, char *buf, size_t size)
+open_event_dir(struct ufs_fs *fs, struct fanotify_event_info_fid *fid)
 {
 	struct file_handle *fh = (struct file_handle *)fid->handle;
-	char proc[64];
-	ssize_t len = -1;
-
 	struct ufs_watch *w = fs->watch;
+	int fd = -1;
 
 	pthread_mutex_lock(&w->lock);
-	for (int i = 0; i < w->nmnt && len < 0; i++) {
-		int fd = open_by_handle_at(w->mntfd[i], fh, O_PATH | O_CLOEXEC);
-
-		if (fd < 0)
-			continue;
-		br_fd_path(fd, proc, sizeof(proc));
-		len = readlink(proc, buf, size - 1);
-		close(fd);
-	}
+	for (int i = 0; i < w->nmnt && fd < 0; i++)
+		fd = open_by_handle_at(w->mntfd[i], fh, O_PATH | O_CLOEXEC);
 	pthread_mutex_unlock(&w->lock);
+	return fd;
+}
+
+static int
+fd_path(int fd, char *buf, size_t size)
+{
+	char proc[64];
+	ssize_t len;
+
+	br_fd_path(fd, proc, sizeof(proc));
+	len = readlink(proc, buf, size - 1);
 	if (len < 0)
 		return -1;
 	buf[len] = '\0';
 	return 0;
-}
-
-static bool
-written_through(struct ufs_fs *fs, const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
-	    lstat(path, &st) < 0)
-		return false;
-	return pt_wrote(fs, st.st_dev, st.st_ino);
 }
 
 static void
@@ -197,7 +187,9 @@ handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event
 	struct fanotify_event_info_fid *fid;
 	char path[PATH_MAX], hidden[NAME_MAX + 1];
 	const char *name, *rel;
-	int b;
+	struct stat st;
+	bool skip;
+	int b, dfd;
 
 	if (m->mask & FAN_Q_OVERFLOW) {
 		invalidate_all(fs);
@@ -213,12 +205,16 @@ handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event
 		       ? (const char *)((struct file_handle *)fid->handle)->f_handle +
 				 ((struct file_handle *)fid->handle)->handle_bytes
 		       : NULL;
-	if (handle_path(fs, fid, path, sizeof(path)) < 0 || !(rel = union_path(fs, path, &b)))
+	if ((dfd = open_event_dir(fs, fid)) < 0)
 		return;
 	/* Writes by passthrough happen in the writer's context, not ours,
 	 * but they came through the mount: the kernel knows about them. */
-	if ((m->mask & FAN_CLOSE_WRITE) && !(m->mask & FAN_ONDIR) && name &&
-	    written_through(fs, path, name))
+	skip = (m->mask & FAN_CLOSE_WRITE) && !(m->mask & FAN_ONDIR) && name &&
+	       fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       pt_wrote(fs, st.st_dev, st.st_ino);
+	skip = skip || fd_path(dfd, path, sizeof(path)) < 0;
+	close(dfd);
+	if (skip || !(rel = union_path(fs, path, &b)))
 		return;
 	/* A meta directory made behind our back: start reading it. */
 	if (!*rel && name && !strcmp(name, UFS_META_DIR)) {
