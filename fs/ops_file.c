@@ -170,8 +170,12 @@ ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!err && (err = pt_open(fs, f)) < 0) {
 		ufs_file_drop(fs, f);
-		if (err == -ESTALE)
+		if (err == -ESTALE) {
+			/* The kernel looks the name up again and meets a new node. */
+			ufs_dbg("open of inode %llu: its open files pass through to "
+				"another copy; new node", (unsigned long long)n->ino);
 			ufs_node_retire(fs, n);
+		}
 	}
 	if (err) {
 		fuse_reply_err(req, -err);
