@@ -148,17 +148,10 @@ pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return writev(fd, iov, count);
 }
 
+/* Receiving and sending by splice need nothing of ours. */
 static ssize_t
-pt_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
-		  unsigned int flags, void *userdata)
-{
-	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
-}
-
-static ssize_t
-pt_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
-	       unsigned int flags, void *userdata)
+pt_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len, unsigned int flags,
+	  void *userdata)
 {
 	(void)userdata;
 	return splice(fdin, offin, fdout, offout, len, flags);
@@ -170,8 +163,8 @@ pt_attach(struct ufs_fs *fs)
 	static const struct fuse_custom_io io = {
 		.read = pt_read,
 		.writev = pt_writev,
-		.splice_receive = pt_splice_receive,
-		.splice_send = pt_splice_send,
+		.splice_receive = pt_splice,
+		.splice_send = pt_splice,
 	};
 
 	pthread_mutex_init(&fs->pt_lock, NULL);
@@ -268,6 +261,13 @@ pt_free(struct ufs_fs *fs)
 	}
 }
 
+/* Does f write its branch file by passthrough (so the watch must be told)? */
+static bool
+writes_through(const struct pt_inode *p, const struct ufs_file *f)
+{
+	return p->id && (f->flags & O_ACCMODE) != O_RDONLY;
+}
+
 int
 pt_open(struct ufs_fs *fs, struct ufs_file *f)
 {
@@ -292,7 +292,7 @@ pt_open(struct ufs_fs *fs, struct ufs_file *f)
 		p->opens++;
 		f->tracked = true;
 		f->bk_id = p->id;
-		if (p->id && (f->flags & O_ACCMODE) != O_RDONLY)
+		if (writes_through(p, f))
 			mark_open(fs, p->key);
 		/* The kernel reads and writes this file: keep the fd on it. */
 		f->pinned = f->pinned || p->id;
@@ -310,7 +310,7 @@ pt_release(struct ufs_fs *fs, struct ufs_file *f)
 		return;
 	pthread_mutex_lock(&fs->pt_lock);
 	HASH_FIND_PTR(fs->pt_inodes, &f->node, p);
-	if (p && p->id && (f->flags & O_ACCMODE) != O_RDONLY)
+	if (p && writes_through(p, f))
 		mark_closed(fs, p->key);
 	if (p && --p->opens == 0) {
 		if (p->id) {

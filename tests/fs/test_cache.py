@@ -5,17 +5,7 @@ import os
 import stat
 import time
 
-from fsutil import read, write
-
-
-def eventually(check, timeout=10.0):
-    """Poll until check() is true (the watch works asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+from fsutil import eventually, read, write
 
 
 def warm(u, *rels):

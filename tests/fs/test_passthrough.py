@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from fsutil import read, write
+from fsutil import eventually, read, write
 
 DATA = bytes(range(256)) * 512        # 128 KiB, several read requests' worth
 
@@ -28,14 +28,9 @@ def ctl(builddir):
     return _stats
 
 
-def settle(check, timeout=10.0):
-    """RELEASE reaches the daemon after close() returns: poll for it."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+def require_passthrough(ctl, u):
+    if not ctl(u)["passthrough"]:
+        pytest.skip("the kernel does not offer FUSE passthrough (Linux >= 6.9)")
 
 
 @pytest.fixture
@@ -44,8 +39,7 @@ def pt_union(mount_union, ctl):
     u = mount_union("rw-ro", start=False)
     write(u.b["ro1"].p("f"), DATA, "wb")
     u.start()
-    if not ctl(u)["passthrough"]:
-        pytest.skip("the kernel does not offer FUSE passthrough (Linux >= 6.9)")
+    require_passthrough(ctl, u)
     return u
 
 
@@ -66,7 +60,7 @@ def test_reads_and_writes_bypass_the_daemon(pt_union, ctl):
     assert read(u.b["rw1"].p("f"), "rb") == DATA + b"more"
     assert read(u.b["ro1"].p("f"), "rb") == DATA
     assert os.stat(u.m("f")).st_size == len(DATA) + 4
-    assert settle(lambda: ctl(u)["passthrough_files"] == 0)
+    assert eventually(lambda: ctl(u)["passthrough_files"] == 0)
 
 
 def test_nopassthrough_serves_file_io_in_the_daemon(mount_union, ctl):
@@ -163,8 +157,7 @@ def overlay_ro1(workdir):
 def test_files_on_a_stacked_branch_are_served_by_the_daemon(overlay_ro1, make_branches,
                                                            mount_union, ctl):
     u = mount_union(make_branches([("rw1", "RW"), ("ro1", "RO")], seed=False))
-    if not ctl(u)["passthrough"]:
-        pytest.skip("the kernel does not offer FUSE passthrough (Linux >= 6.9)")
+    require_passthrough(ctl, u)
     with open(u.m("f"), "rb") as f:
         assert f.read() == DATA
         assert ctl(u)["passthrough_files"] == 0
@@ -186,8 +179,7 @@ def test_writes_through_the_mount_keep_kernel_entries(mount_union, ctl):
     # Passthrough writes reach the branch in the writer's context; the
     # cache=auto watch must not take their close for a change from outside.
     u = mount_union("rw-ro", opts="cow,cache=auto")
-    if not ctl(u)["passthrough"]:
-        pytest.skip("the kernel does not offer FUSE passthrough (Linux >= 6.9)")
+    require_passthrough(ctl, u)
     for i in range(20):
         write(u.m("w%d" % i), DATA, "wb")
     time.sleep(0.5)                             # the watch batches events
@@ -205,7 +197,7 @@ def test_outside_write_to_a_passed_through_file_shows(mount_union, ctl):
     assert os.stat(u.m("f")).st_size == 4
     time.sleep(2.5)                             # past the passthrough linger
     write(u.b["rw1"].p("f"), b"0123456789", "wb")
-    assert settle(lambda: os.stat(u.m("f")).st_size == 10)
+    assert eventually(lambda: os.stat(u.m("f")).st_size == 10)
     assert read(u.m("f"), "rb") == b"0123456789"
 
 
