@@ -114,14 +114,17 @@ show_stats(struct ufs_fs *fs, struct reply *r, bool json)
 	}
 	if (json)
 		out(r, "},\"copyups\":%lu,\"bytes_copied\":%lu,\"cache_hits\":%lu,\"nodes\":%zu,"
-		       "\"open_files\":%zu,\"passthrough\":%s,\"passthrough_files\":%zu}\n",
+		       "\"open_files\":%zu,\"passthrough\":%s,\"passthrough_files\":%zu,"
+		       "\"uring\":%s,\"uring_requests\":%lu}\n",
 		    ld(&fs->copyups), ld(&fs->bytes_copied), ld(&fs->cache_hits), nodes, files,
-		    fs->pt_on ? "true" : "false", pt_files(fs));
+		    fs->pt_on ? "true" : "false", pt_files(fs), ur_on(fs) ? "true" : "false",
+		    ld(&fs->ur_requests));
 	else
 		out(r, "copyups %lu\nbytes_copied %lu\ncache_hits %lu\nnodes %zu\nopen_files %zu\n"
-		       "passthrough %s\npassthrough_files %zu\n",
+		       "passthrough %s\npassthrough_files %zu\nuring %s\nuring_requests %lu\n",
 		    ld(&fs->copyups), ld(&fs->bytes_copied), ld(&fs->cache_hits), nodes, files,
-		    fs->pt_on ? "on" : "off", pt_files(fs));
+		    fs->pt_on ? "on" : "off", pt_files(fs), ur_on(fs) ? "on" : "off",
+		    ld(&fs->ur_requests));
 }
 
 /* ---- re-resolution after a branch change ---- */

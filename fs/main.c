@@ -103,7 +103,8 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 		goto out_signals;
 	/* Passthrough reads and writes need CAP_SYS_ADMIN to register backing
 	 * files; direct_io asks for every request to reach us. */
-	if (!fs->cfg.no_passthrough && !fs->cfg.direct_io && fs->am_root && pt_attach(fs) != 0)
+	fs->pt_wanted = !fs->cfg.no_passthrough && !fs->cfg.direct_io && fs->am_root;
+	if ((fs->pt_wanted || !fs->cfg.no_uring) && pt_attach(fs) != 0)
 		goto out_unmount;
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
@@ -112,15 +113,18 @@ run(struct ufs_fs *fs, struct fuse_args *args)
 	if (fs->cfg.cache == UFS_CACHE_AUTO && ufs_watch_start(fs) == 0)
 		set_timeouts(fs, 86400.0);
 	err = fs->cfg.singlethread ? fuse_session_loop(fs->se) : loop_mt(fs);
-	/* A signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop, and so
-	 * is the kernel closing the connection after an unmount (a lazy one
+	/* A signal (SIGTERM, SIGINT, SIGHUP) is a normal way to stop: libfuse
+	 * returns its number, and clears the exited flag on the way out.  So is
+	 * the kernel closing the connection after an unmount (a lazy one
 	 * reports ECONNABORTED to the threads still reading). */
-	if (err == -EINTR || err == -ENODEV || err == -ECONNABORTED ||
+	if (err > 0 || err == -EINTR || err == -ENODEV || err == -ECONNABORTED ||
 	    (err && fuse_session_exited(fs->se)))
 		err = 0;
 	ufs_watch_stop(fs);
 out_unmount:
 	fuse_session_unmount(fs->se);
+	/* After the unmount: the rings' commands hold /dev/fuse open. */
+	ur_stop(fs);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);
 out_destroy:

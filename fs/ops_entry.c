@@ -195,6 +195,32 @@ set_times(struct ufs_loc *loc, const struct stat *attr, int to_set)
 	return utimensat(loc->dirfd, loc->name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+/*
+ * We negotiate FUSE_HANDLE_KILLPRIV_V2 (passthrough.c), so dropping the
+ * set-user-ID bit, and the set-group-ID bit of a group-executable file, is
+ * ours.  The kernel asks for it with a setattr that sets nothing (a write
+ * by a caller without CAP_FSETID: file_remove_privs) or with KILL_SUID (a
+ * truncate by such a caller); it removes security.capability itself.
+ */
+static int
+kill_setid(struct ufs_loc *loc)
+{
+	struct stat st;
+	mode_t mode;
+
+	if (fstatat(loc->dirfd, loc->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	mode = st.st_mode & 07777;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	mode &= ~(mode_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(mode_t)S_ISGID;
+	if (mode == (st.st_mode & 07777))
+		return 0;
+	return fchmodat(loc->dirfd, loc->name, mode, 0) < 0 ? -errno : 0;
+}
+
 /* Apply the attribute changes to the node's (writable) object. */
 static int
 apply_attrs(struct ufs_fs *fs, struct ufs_node *n, const struct stat *attr, int to_set,
@@ -205,7 +231,9 @@ apply_attrs(struct ufs_fs *fs, struct ufs_node *n, const struct stat *attr, int 
 
 	if (err)
 		return err;
-	if (to_set & FUSE_SET_ATTR_MODE && fchmodat(loc.dirfd, loc.name, attr->st_mode & 07777, 0))
+	if (to_set == 0 || to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))
+		err = kill_setid(&loc);
+	if (!err && to_set & FUSE_SET_ATTR_MODE && fchmodat(loc.dirfd, loc.name, attr->st_mode & 07777, 0))
 		err = -errno;
 	if (!err && to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;

@@ -54,6 +54,8 @@ static const struct fuse_opt ufs_opt_table[] = {
 	UFS_OPT("clone_fd", clone_fd, 1),
 	UFS_OPT("passthrough", no_passthrough, 0),
 	UFS_OPT("nopassthrough", no_passthrough, 1),
+	UFS_OPT("uring", no_uring, 0),
+	UFS_OPT("nouring", no_uring, 1),
 	UFS_OPT("max_idle_threads=%u", max_idle_threads, 0),
 	UFS_OPT("entry_timeout=%lf", entry_timeout, 0),
 	UFS_OPT("attr_timeout=%lf", attr_timeout, 0),
@@ -151,6 +153,9 @@ ufs_usage(const char *prog)
 	       "    -o nopassthrough       serve file reads and writes in the daemon, not by\n"
 	       "                           FUSE passthrough to the branch file (passthrough is\n"
 	       "                           on when the kernel offers it and we run as root)\n"
+	       "    -o nouring             take requests only from /dev/fuse, not from io_uring\n"
+	       "                           queues (used when the kernel offers them: fuse\n"
+	       "                           module parameter enable_uring=Y, Linux >= 6.14)\n"
 	       "    -o whiteout=unionfs|overlay\n"
 	       "                           format of new whiteouts: unionfs-fuse's .unionfs/\n"
 	       "                           markers (default) or kernel overlayfs's; both are\n"

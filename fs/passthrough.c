@@ -5,10 +5,13 @@
  *
  * libfuse 3.14 does not know the protocol bits, so the session uses a
  * custom I/O layer (plain read/writev/splice on the same fd) that
- *   - notes whether the kernel offered FUSE_PASSTHROUGH in its INIT,
+ *   - notes whether the kernel offered FUSE_PASSTHROUGH and io_uring in
+ *     its INIT,
  *   - adds FUSE_PASSTHROUGH and max_stack_depth to our INIT reply, and
+ *     starts the io_uring queues (uring.c) once it is sent,
  *   - puts FOPEN_PASSTHROUGH and the backing id into an open or create
- *     reply that the replying thread marked (pt_reply_open/create).
+ *     reply that the replying thread marked (pt_reply_open/create), and
+ *   - hands the replies to requests that came through a ring to uring.c.
  *
  * The kernel requires every open file of one inode to be in the same mode:
  * all cached, or all passing through to the same backing file.  The table
@@ -31,6 +34,10 @@
 
 /* Kernel protocol additions of Linux 6.9 (protocol 7.40). */
 #define PT_INIT_FLAG (1ULL << 37)	/* FUSE_PASSTHROUGH */
+#define UR_INIT_FLAG (1ULL << 41)	/* FUSE_OVER_IO_URING (7.42) */
+#define KP_INIT_FLAG (1U << 28)		/* FUSE_HANDLE_KILLPRIV_V2 (7.33) */
+#define PT_MAX_PAGES (1U << 22)		/* FUSE_MAX_PAGES */
+#define PT_DEFAULT_MAX_PAGES 32		/* the kernel's without FUSE_MAX_PAGES */
 #define PT_FOPEN_FLAG (1U << 7)		/* FOPEN_PASSTHROUGH */
 #define PT_STACK_DEPTH 1		/* branches must not be stacked filesystems */
 
@@ -113,6 +120,8 @@ pt_read(int fd, void *buf, size_t len, void *userdata)
 			flags |= (uint64_t)in->flags2 << 32;
 		fs->pt_init_unique = h->unique;
 		fs->pt_offered = (flags & PT_INIT_FLAG) != 0;
+		fs->ur_offered = (flags & UR_INIT_FLAG) != 0;
+		fs->kp_offered = (flags & KP_INIT_FLAG) != 0;
 	}
 	return n;
 }
@@ -122,18 +131,25 @@ pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct ufs_fs *fs = userdata;
 	const struct pt_out_header *h = iov[0].iov_base;
+	struct pt_init_out *init = NULL;
+	ssize_t n;
 
 	if (count >= 2 && iov[0].iov_len >= sizeof(*h) && h->error == 0) {
 		struct iovec *last = &iov[count - 1];
 
 		if (!fs->pt_init_done && h->unique == fs->pt_init_unique &&
 		    last->iov_len >= sizeof(struct pt_init_out)) {
-			struct pt_init_out *out = last->iov_base;
-
+			init = last->iov_base;
 			fs->pt_init_done = true;
-			if (fs->pt_offered && (out->flags & PT_INIT_EXT)) {
-				out->flags2 |= (uint32_t)(PT_INIT_FLAG >> 32);
-				out->max_stack_depth = PT_STACK_DEPTH;
+			/* We drop set-id bits (ops_entry.c: kill_setid), so the
+			 * kernel asks the branch for security.capability once per
+			 * file, not before every write.  direct_io writes never
+			 * ask, and never tell us to drop them. */
+			if (fs->kp_offered && !fs->cfg.direct_io)
+				init->flags |= KP_INIT_FLAG;
+			if (fs->pt_wanted && fs->pt_offered && (init->flags & PT_INIT_EXT)) {
+				init->flags2 |= (uint32_t)(PT_INIT_FLAG >> 32);
+				init->max_stack_depth = PT_STACK_DEPTH;
 				fs->pt_on = true;
 			}
 		} else if (pending_id > 0 && last->iov_len >= sizeof(struct pt_open_out)) {
@@ -145,16 +161,33 @@ pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 		}
 	}
 	pending_id = 0;
-	return writev(fd, iov, count);
+	if (ur_reply(iov, count, &n))
+		return n;
+	n = writev(fd, iov, count);
+	/* The rings can be registered only once the kernel has our INIT. */
+	if (init && n >= 0 && fs->ur_offered && !fs->cfg.no_uring && !fs->cfg.singlethread)
+		ur_start(fs, init->max_write,
+			 init->flags & PT_MAX_PAGES ? init->max_pages : PT_DEFAULT_MAX_PAGES);
+	return n;
 }
 
-/* Receiving and sending by splice need nothing of ours. */
 static ssize_t
-pt_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len, unsigned int flags,
-	  void *userdata)
+pt_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+		  unsigned int flags, void *userdata)
 {
 	(void)userdata;
 	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t
+pt_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len, unsigned int flags,
+	       void *userdata)
+{
+	ssize_t n;
+
+	if (ur_reply_pipe(fdin, len, &n))
+		return n;
+	return pt_splice_receive(fdin, offin, fdout, offout, len, flags, userdata);
 }
 
 int
@@ -163,8 +196,8 @@ pt_attach(struct ufs_fs *fs)
 	static const struct fuse_custom_io io = {
 		.read = pt_read,
 		.writev = pt_writev,
-		.splice_receive = pt_splice,
-		.splice_send = pt_splice,
+		.splice_receive = pt_splice_receive,
+		.splice_send = pt_splice_send,
 	};
 
 	pthread_mutex_init(&fs->pt_lock, NULL);

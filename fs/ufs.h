@@ -50,6 +50,7 @@ struct ufs_config {
 	int wo_overlay, userxattr;	/* whiteout=overlay, userxattr */
 	int clone_fd;
 	int no_passthrough;
+	int no_uring;
 	unsigned int max_idle_threads;
 };
 
@@ -167,6 +168,15 @@ struct ufs_fs {
 	unsigned int pt_sweep_at;	/* sweep pt_marks beyond this many */
 	_Atomic bool pt_on, pt_offered, pt_init_done;
 	_Atomic uint64_t pt_init_unique;
+	bool pt_wanted;			/* root, not nopassthrough or direct_io */
+	_Atomic bool kp_offered;	/* the kernel offered HANDLE_KILLPRIV_V2 */
+	/* uring.c */
+	_Atomic bool ur_offered;	/* the kernel's INIT offered io_uring */
+	struct ur_thread *ur_threads;
+	unsigned int ur_nthreads;
+	_Atomic unsigned int ur_live;	/* threads with their entry registered */
+	int ur_stop_fd;
+	_Atomic uint64_t ur_requests;	/* served through a ring */
 };
 
 /* The result of resolving a name across branches (resolve.c). */
@@ -372,6 +382,18 @@ void pt_free(struct ufs_fs *fs);
 int pt_reply_open(fuse_req_t req, const struct fuse_file_info *fi, const struct ufs_file *f);
 int pt_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
 		    const struct fuse_file_info *fi, const struct ufs_file *f);
+
+/* ---- uring.c ---- */
+/* Register ring queues (one pinned thread pair per CPU) after INIT. */
+void ur_start(struct ufs_fs *fs, uint32_t max_write, uint32_t max_pages);
+void ur_stop(struct ufs_fs *fs);
+/* Are all queues' threads up with their entries registered? */
+bool ur_on(struct ufs_fs *fs);
+/* A reply sent by the thread serving a ring request goes into its entry:
+ * true when it was taken (*res is writev's result). */
+bool ur_reply(const struct iovec *iov, int count, ssize_t *res);
+/* The same for a reply libfuse put in a pipe to splice (len bytes). */
+bool ur_reply_pipe(int fd, size_t len, ssize_t *res);
 
 /* ---- ctl.c ---- */
 void ufs_ctl(struct ufs_fs *fs, fuse_req_t req, const char *cmd, size_t len, char *buf,

@@ -12,8 +12,10 @@ the daemon; it fails the test when the daemon exits non-zero after a passing
 test, when the daemon log holds a sanitizer report, or when a read-only branch
 was modified.  The daemon log is attached to every failing test's report.
 """
+import json
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -112,3 +114,12 @@ def union(request, mount_union):
     return mount_union(param)
 
 
+@pytest.fixture
+def ctl(builddir):
+    """ctl(u): the mount's `unionfsctl stats --json`."""
+    def _stats(u):
+        r = subprocess.run([os.path.join(builddir, "fs", "unionfsctl"), "stats", "--json", u.m()],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+    return _stats

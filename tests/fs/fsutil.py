@@ -173,7 +173,8 @@ class Union:
         assert not mounted(self.mnt), "%s is already mounted" % self.mnt
         if os.path.exists(self.bin) is False:
             pytest.fail("%s is not built (make fs/unionfs)" % self.bin)
-        self.log = os.path.join(self.workdir, "daemon-%d.log" % len(self.logs))
+        self.log = os.path.join(self.workdir, "daemon-%s-%d.log"
+                                % (os.path.basename(self.mnt), len(self.logs)))
         self.logs.append(self.log)
         self.request.node._ufs_logs = getattr(self.request.node, "_ufs_logs", []) + [self.log]
         self.ro_snap = {br: tree_snapshot(br) for br in self.branches if br.mode == "RO"}

@@ -257,3 +257,13 @@ def test_max_files_raises_open_file_limit(mount_union):
     limits = read("/proc/%d/limits" % u.proc.pid)
     line = [l for l in limits.splitlines() if l.startswith("Max open files")][0]
     assert int(line.split()[3]) >= 12345
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
+def test_signal_unmounts_and_exits_zero(union, sig):
+    write(union.m("f"), "x")
+    os.kill(union.proc.pid, sig)
+    assert union.proc.wait(30) == 0, read(union.log)
+    assert not mounted(union.m())
+    assert read(union.b["rw1"].p("f")) == "x"

@@ -3,7 +3,6 @@ open files go from the kernel straight to the branch file and never reach
 the daemon (its request counters prove it); -o nopassthrough serves them
 in the daemon.  A descriptor opened before a copy-up keeps reading the
 lower file, and opens that need the copy-up still succeed."""
-import json
 import mmap
 import os
 import shutil
@@ -16,16 +15,6 @@ import pytest
 from fsutil import eventually, read, write
 
 DATA = bytes(range(256)) * 512        # 128 KiB, several read requests' worth
-
-
-@pytest.fixture
-def ctl(builddir):
-    def _stats(u):
-        r = subprocess.run([os.path.join(builddir, "fs", "unionfsctl"), "stats", "--json", u.m()],
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout)
-    return _stats
 
 
 def require_passthrough(ctl, u):
