@@ -100,8 +100,9 @@ copy_xattrs_fd(int sfd, int tfd)
  * With `durable`, writeback of each chunk starts at once, so the disk
  * writes overlap the copying and the final fsync waits only for the tail. */
 static int
-copy_range(int sfd, int tfd, off_t off, off_t end, char **buf, bool durable)
+copy_range(int sfd, int tfd, off_t off, off_t end, char **buf, bool durable, off_t *reached)
 {
+	*reached = off;
 	while (off < end) {
 		size_t want = (size_t)(end - off) > COPY_CHUNK ? COPY_CHUNK : (size_t)(end - off);
 		off_t o1 = off, o2 = off;
@@ -125,38 +126,52 @@ copy_range(int sfd, int tfd, off_t off, off_t end, char **buf, bool durable)
 		if (durable)
 			sync_file_range(tfd, off, n, SYNC_FILE_RANGE_WRITE);
 		off += n;
+		*reached = off;
 	}
 	return 0;
 }
 
-/* Copy file data, keeping holes; the target ends up `size` bytes long. */
+/* Copy file data, keeping holes; the target ends up `st_size` bytes long.
+ * A reflink is tried until the target branch's filesystem has said it has
+ * none; a file whose blocks cover its size has no holes to look for. */
 static int
-copy_data(int sfd, int tfd, off_t size, bool durable)
+copy_data(struct ufs_branch *tb, int sfd, int tfd, const struct stat *st, bool durable)
 {
+	off_t size = st->st_size, off = 0, reached = 0;
 	char *buf = NULL;
-	off_t off = 0;
 	int err = 0;
 
-	if (size == 0 || ioctl(tfd, FICLONE, sfd) == 0)
+	if (size == 0)
 		return 0;
-	while (off < size && !err) {
-		off_t data = lseek(sfd, off, SEEK_DATA), hole;
-
-		if (data < 0 && errno == ENXIO)
-			break;
-		if (data < 0) {
-			data = off;	/* no SEEK_DATA support: copy all */
-			hole = size;
-		} else {
-			hole = lseek(sfd, data, SEEK_HOLE);
-			if (hole < 0)
-				hole = size;
-		}
-		err = copy_range(sfd, tfd, data, hole > size ? size : hole, &buf, durable);
-		off = hole;
+	if (!atomic_load_explicit(&tb->no_reflink, memory_order_relaxed)) {
+		if (ioctl(tfd, FICLONE, sfd) == 0)
+			return 0;
+		if (errno == EOPNOTSUPP || errno == ENOTTY)
+			atomic_store_explicit(&tb->no_reflink, true, memory_order_relaxed);
 	}
+	if ((off_t)st->st_blocks * 512 >= size)
+		err = copy_range(sfd, tfd, 0, size, &buf, durable, &reached);
+	else
+		while (off < size && !err) {
+			off_t data = lseek(sfd, off, SEEK_DATA), hole;
+
+			if (data < 0 && errno == ENXIO)
+				break;
+			if (data < 0) {
+				data = off;	/* no SEEK_DATA support: copy all */
+				hole = size;
+			} else {
+				hole = lseek(sfd, data, SEEK_HOLE);
+				if (hole < 0)
+					hole = size;
+			}
+			err = copy_range(sfd, tfd, data, hole > size ? size : hole, &buf, durable,
+					 &reached);
+			off = hole;
+		}
 	free(buf);
-	if (!err && ftruncate(tfd, size) < 0)
+	/* A hole at the end, or a source that shrank under us. */
+	if (!err && reached != size && ftruncate(tfd, size) < 0)
 		err = -errno;
 	return err;
 }
@@ -237,7 +252,7 @@ copy_reg(struct ufs_fs *fs, int sdir, const char *name, int t, int tdir, const s
 		close(sfd);
 		return tfd;
 	}
-	err = data ? copy_data(sfd, tfd, st->st_size, !fs->cfg.volatile_mode) : 0;
+	err = data ? copy_data(&fs->br[t], sfd, tfd, st, !fs->cfg.volatile_mode) : 0;
 	if (!err)
 		err = copy_meta_fd(fs, sfd, tfd, st);
 	if (!err)

@@ -70,6 +70,7 @@ struct ufs_branch {
 	int legacyfd;		/* O_PATH .unionfs-fuse/, -1 when absent */
 	struct ufs_linkent *links;	/* links.c, under fs->dir_lock */
 	bool links_built;
+	_Atomic bool no_reflink;	/* FICLONE refused: EOPNOTSUPP */
 	struct ufs_brstats st;
 };
 
