@@ -204,7 +204,8 @@ ur_reply(const struct iovec *iov, int count, ssize_t *res)
 			errno = EINVAL;
 			return true;
 		}
-		memcpy(t->buf + UR_LEAD + n, (const char *)iov[i].iov_base + skip, len);
+		/* memmove: a reply may quote the request's own payload. */
+		memmove(t->buf + UR_LEAD + n, (const char *)iov[i].iov_base + skip, len);
 		n += len;
 		skip = 0;
 	}
