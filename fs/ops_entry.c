@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -195,15 +196,40 @@ set_times(struct ufs_loc *loc, const struct stat *attr, int to_set)
 	return utimensat(loc->dirfd, loc->name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+/* Does the calling process hold CAP_FSETID?  Asked only when a set-id bit
+ * is at stake; not knowing (no pid, a process already gone) counts as no. */
+static bool
+caller_has_fsetid(fuse_req_t req)
+{
+	pid_t pid = fuse_req_ctx(req)->pid;
+	unsigned long long caps = 0;
+	char path[32], line[128];
+	bool found = false;
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &caps) == 1;
+	fclose(f);
+	return found && (caps & (1ULL << 4)) != 0;	/* CAP_FSETID */
+}
+
 /*
  * We negotiate FUSE_HANDLE_KILLPRIV_V2 (passthrough.c), so dropping the
  * set-user-ID bit, and the set-group-ID bit of a group-executable file, is
- * ours.  The kernel asks for it with a setattr that sets nothing (a write
- * by a caller without CAP_FSETID: file_remove_privs) or with KILL_SUID (a
- * truncate by such a caller); it removes security.capability itself.
+ * ours.  The kernel asks for it with KILL_SUID on a truncate by a caller
+ * without CAP_FSETID, and with a setattr that sets nothing from
+ * file_remove_privs before a write.  The latter also comes when only
+ * security.capability had to go (the kernel removes that itself), so
+ * there the caller's CAP_FSETID decides, as it does on a local filesystem.
  */
 static int
-kill_setid(struct ufs_loc *loc)
+kill_setid(fuse_req_t req, struct ufs_loc *loc, bool ask)
 {
 	struct stat st;
 	mode_t mode;
@@ -216,15 +242,15 @@ kill_setid(struct ufs_loc *loc)
 	mode &= ~(mode_t)S_ISUID;
 	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
 		mode &= ~(mode_t)S_ISGID;
-	if (mode == (st.st_mode & 07777))
+	if (mode == (st.st_mode & 07777) || (ask && caller_has_fsetid(req)))
 		return 0;
 	return fchmodat(loc->dirfd, loc->name, mode, 0) < 0 ? -errno : 0;
 }
 
 /* Apply the attribute changes to the node's (writable) object. */
 static int
-apply_attrs(struct ufs_fs *fs, struct ufs_node *n, const struct stat *attr, int to_set,
-	    struct fuse_file_info *fi)
+apply_attrs(fuse_req_t req, struct ufs_fs *fs, struct ufs_node *n, const struct stat *attr,
+	    int to_set, struct fuse_file_info *fi)
 {
 	struct ufs_loc loc;
 	int err = ufs_loc_get(fs, n, ufs_node_branch(n), &loc);
@@ -232,7 +258,7 @@ apply_attrs(struct ufs_fs *fs, struct ufs_node *n, const struct stat *attr, int 
 	if (err)
 		return err;
 	if (to_set == 0 || to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))
-		err = kill_setid(&loc);
+		err = kill_setid(req, &loc, to_set == 0);
 	if (!err && to_set & FUSE_SET_ATTR_MODE && fchmodat(loc.dirfd, loc.name, attr->st_mode & 07777, 0))
 		err = -errno;
 	if (!err && to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -260,7 +286,7 @@ ufs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	int err = ufs_make_writable(fs, n, !truncating);
 
 	if (!err)
-		err = apply_attrs(fs, n, attr, to_set, fi);
+		err = apply_attrs(req, fs, n, attr, to_set, fi);
 	if (err)
 		fuse_reply_err(req, -err);
 	else

@@ -3,8 +3,10 @@ it drops the set-user-ID bit (and the set-group-ID bit of a group-executable
 file) when a caller without CAP_FSETID writes or truncates, as Linux does.
 In exchange the kernel asks for security.capability once per file instead
 of before every write."""
+import errno
 import os
 import stat
+import struct
 
 import pytest
 
@@ -27,6 +29,11 @@ def shared(request, mount_union):
     for name, mode in (("suid", 0o6777), ("sgid_noexec", 0o2766)):
         write(u.b["rw1"].p("common_dir/" + name), "old\n")
         os.chmod(u.b["rw1"].p("common_dir/" + name), mode)
+    # setuid and a file capability (cap_net_bind_service, VFS_CAP_REVISION_2)
+    write(u.b["rw1"].p("common_dir/suid_cap"), "old\n")
+    os.chmod(u.b["rw1"].p("common_dir/suid_cap"), 0o4755)
+    os.setxattr(u.b["rw1"].p("common_dir/suid_cap"), "security.capability",
+                struct.pack("<5I", 0x02000000, 1 << 10, 0, 0, 0))
     write(u.b["ro1"].p("common_dir/lower_suid"), "old\n")
     os.chmod(u.b["ro1"].p("common_dir/lower_suid"), 0o6777)
     u.start()
@@ -68,6 +75,17 @@ def test_root_write_keeps_setid_bits(shared):
     write(shared.m("common_dir/suid"), "root\n", "a")
     assert mode_of(shared.b["rw1"].p("common_dir/suid")) == 0o6777
     assert read(shared.b["rw1"].p("common_dir/suid")) == "old\nroot\n"
+
+
+def test_root_write_drops_capability_but_keeps_setuid(shared):
+    """The kernel removes security.capability on any write; the set-user-ID
+    bit stays for a caller with CAP_FSETID."""
+    write(shared.m("common_dir/suid_cap"), "root\n", "a")
+    p = shared.b["rw1"].p("common_dir/suid_cap")
+    assert mode_of(p) == 0o4755
+    with pytest.raises(OSError) as e:
+        os.getxattr(p, "security.capability")
+    assert e.value.errno == errno.ENODATA
 
 
 def test_unprivileged_write_to_lower_file_drops_bits_of_the_copy(shared):
