@@ -47,3 +47,28 @@ def srcdir():
 @pytest.fixture(scope="session")
 def builddir():
     return BUILDDIR
+
+
+URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _uring_pass():
+    """UFS_TEST_URING=1 runs the session with the fuse module's io_uring
+    transport on, so every mount takes its requests through its rings; the
+    parameter's old value comes back at the end."""
+    if os.environ.get("UFS_TEST_URING") != "1":
+        yield
+        return
+    if not os.path.exists(URING_PARAM):
+        pytest.exit("UFS_TEST_URING=1, but the fuse module has no enable_uring parameter",
+                    returncode=1)
+    with open(URING_PARAM) as f:
+        old = f.read().strip()
+    with open(URING_PARAM, "w") as f:
+        f.write("Y")
+    try:
+        yield
+    finally:
+        with open(URING_PARAM, "w") as f:
+            f.write(old)
