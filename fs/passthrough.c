@@ -23,6 +23,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
+#include <stddef.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +34,10 @@
 
 #include "ufs.h"
 
-/* Kernel protocol additions of Linux 6.9 (protocol 7.40). */
+/* Kernel protocol additions newer than the system's linux/fuse.h (Linux
+ * 6.1, protocol 7.38): passthrough is 7.40 (Linux 6.9), io_uring 7.42. */
 #define PT_INIT_FLAG (1ULL << 37)	/* FUSE_PASSTHROUGH */
-#define UR_INIT_FLAG (1ULL << 41)	/* FUSE_OVER_IO_URING (7.42) */
-#define KP_INIT_FLAG (1U << 28)		/* FUSE_HANDLE_KILLPRIV_V2 (7.33) */
-#define PT_MAX_PAGES (1U << 22)		/* FUSE_MAX_PAGES */
+#define UR_INIT_FLAG (1ULL << 41)	/* FUSE_OVER_IO_URING */
 #define PT_DEFAULT_MAX_PAGES 32		/* the kernel's without FUSE_MAX_PAGES */
 #define PT_FOPEN_FLAG (1U << 7)		/* FOPEN_PASSTHROUGH */
 #define PT_STACK_DEPTH 1		/* branches must not be stacked filesystems */
@@ -49,21 +50,7 @@ struct pt_backing_map {
 #define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
 #define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
-/* Wire layouts we read or patch (linux/fuse.h). */
-struct pt_in_header {
-	uint32_t len, opcode;
-	uint64_t unique, nodeid;
-	uint32_t uid, gid, pid;
-	uint16_t total_extlen, padding;
-};
-struct pt_init_in {
-	uint32_t major, minor, max_readahead, flags, flags2;
-};
-struct pt_out_header {
-	uint32_t len;
-	int32_t error;
-	uint64_t unique;
-};
+/* Replies we patch, in their 7.40 layout (linux/fuse.h is older). */
 struct pt_init_out {
 	uint32_t major, minor, max_readahead, flags;
 	uint16_t max_background, congestion_threshold;
@@ -77,8 +64,6 @@ struct pt_open_out {
 	uint32_t open_flags;
 	int32_t backing_id;
 };
-#define PT_OP_INIT 26
-#define PT_INIT_EXT (1U << 30)
 
 /* The io mode of one node with open files. */
 struct pt_inode {
@@ -108,20 +93,21 @@ static ssize_t
 pt_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n = read(fd, buf, len);
-	const struct pt_in_header *h = buf;
+	const struct fuse_in_header *h = buf;
 	struct ufs_fs *fs = userdata;
 
-	if (!fs->pt_init_done && n >= (ssize_t)(sizeof(*h) + sizeof(struct pt_init_in)) &&
-	    h->opcode == PT_OP_INIT) {
-		const struct pt_init_in *in = (const void *)(h + 1);
+	if (!fs->pt_init_done &&
+	    n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, unused)) &&
+	    h->opcode == FUSE_INIT) {
+		const struct fuse_init_in *in = (const void *)(h + 1);
 		uint64_t flags = in->flags;
 
-		if (in->flags & PT_INIT_EXT)
+		if (in->flags & FUSE_INIT_EXT)
 			flags |= (uint64_t)in->flags2 << 32;
 		fs->pt_init_unique = h->unique;
 		fs->pt_offered = (flags & PT_INIT_FLAG) != 0;
 		fs->ur_offered = (flags & UR_INIT_FLAG) != 0;
-		fs->kp_offered = (flags & KP_INIT_FLAG) != 0;
+		fs->kp_offered = (flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 	}
 	return n;
 }
@@ -130,7 +116,7 @@ static ssize_t
 pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct ufs_fs *fs = userdata;
-	const struct pt_out_header *h = iov[0].iov_base;
+	const struct fuse_out_header *h = iov[0].iov_base;
 	struct pt_init_out *init = NULL;
 	ssize_t n;
 
@@ -146,8 +132,8 @@ pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 			 * file, not before every write.  direct_io writes never
 			 * ask, and never tell us to drop them. */
 			if (fs->kp_offered && !fs->cfg.direct_io)
-				init->flags |= KP_INIT_FLAG;
-			if (fs->pt_wanted && fs->pt_offered && (init->flags & PT_INIT_EXT)) {
+				init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+			if (fs->pt_wanted && fs->pt_offered && (init->flags & FUSE_INIT_EXT)) {
 				init->flags2 |= (uint32_t)(PT_INIT_FLAG >> 32);
 				init->max_stack_depth = PT_STACK_DEPTH;
 				fs->pt_on = true;
@@ -167,7 +153,7 @@ pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 	/* The rings can be registered only once the kernel has our INIT. */
 	if (init && n >= 0 && fs->ur_offered && !fs->cfg.no_uring && !fs->cfg.singlethread)
 		ur_start(fs, init->max_write,
-			 init->flags & PT_MAX_PAGES ? init->max_pages : PT_DEFAULT_MAX_PAGES);
+			 init->flags & FUSE_MAX_PAGES ? init->max_pages : PT_DEFAULT_MAX_PAGES);
 	return n;
 }
 

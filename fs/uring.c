@@ -17,6 +17,7 @@
  * come that way, and every request does until all queues have an entry.
  */
 #include <errno.h>
+#include <linux/fuse.h>
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
@@ -53,24 +54,12 @@ struct ur_cmd_req {
 };
 enum { UR_CMD_REGISTER = 1, UR_CMD_COMMIT_AND_FETCH = 2 };
 
-struct ur_in_header {
-	uint32_t len, opcode;
-	uint64_t unique, nodeid;
-	uint32_t uid, gid, pid;
-	uint16_t total_extlen, padding;
-};
-struct ur_out_header {
-	uint32_t len;
-	int32_t error;
-	uint64_t unique;
-};
-
 /* Two threads (one entry each) per CPU: a request that blocks, a
  * copy-up's fsync say, does not hold up the next caller on that CPU. */
 #define UR_PER_QUEUE 2
 /* Room before the payload for the in-header and the first argument, so
  * that the request is contiguous without copying the payload. */
-#define UR_LEAD (sizeof(struct ur_in_header) + UR_HDR_SZ)
+#define UR_LEAD (sizeof(struct fuse_in_header) + UR_HDR_SZ)
 
 enum { UR_TAG_ENTRY = 1, UR_TAG_STOP = 2 };
 
@@ -145,7 +134,7 @@ prep_cmd(struct ur_thread *t, uint32_t op)
 static void
 fail(struct ur_thread *t, int err)
 {
-	struct ur_out_header h = { sizeof(h), -err, t->unique };
+	struct fuse_out_header h = { sizeof(h), -err, t->unique };
 
 	memcpy(t->hdr.in_out, &h, sizeof(h));
 	t->hdr.ent.payload_sz = 0;
@@ -157,7 +146,7 @@ fail(struct ur_thread *t, int err)
 static void
 serve(struct ur_thread *t)
 {
-	struct ur_in_header in;
+	struct fuse_in_header in;
 	uint32_t psz = t->hdr.ent.payload_sz;
 	size_t arg0;
 	struct fuse_buf b = { 0 };
@@ -190,7 +179,7 @@ bool
 ur_reply(const struct iovec *iov, int count, ssize_t *res)
 {
 	struct ur_thread *t = ur_cur;
-	const struct ur_out_header *h = iov[0].iov_base;
+	const struct fuse_out_header *h = iov[0].iov_base;
 	size_t n = 0, skip = sizeof(*h);
 
 	if (!t || t->replied || iov[0].iov_len < sizeof(*h) || h->unique != t->unique)
@@ -234,7 +223,7 @@ bool
 ur_reply_pipe(int fd, size_t len, ssize_t *res)
 {
 	struct ur_thread *t = ur_cur;
-	struct ur_out_header h;
+	struct fuse_out_header h;
 
 	if (!t || t->replied)
 		return false;
