@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from util import URING_PARAM, uring_enabled
+
 SRCDIR = os.environ.get("abs_top_srcdir") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILDDIR = os.environ.get("abs_top_builddir") or SRCDIR
 
@@ -49,9 +51,6 @@ def builddir():
     return BUILDDIR
 
 
-URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _uring_pass():
     """UFS_TEST_URING=1 runs the session with the fuse module's io_uring
@@ -63,12 +62,5 @@ def _uring_pass():
     if not os.path.exists(URING_PARAM):
         pytest.exit("UFS_TEST_URING=1, but the fuse module has no enable_uring parameter",
                     returncode=1)
-    with open(URING_PARAM) as f:
-        old = f.read().strip()
-    with open(URING_PARAM, "w") as f:
-        f.write("Y")
-    try:
+    with uring_enabled():
         yield
-    finally:
-        with open(URING_PARAM, "w") as f:
-            f.write(old)

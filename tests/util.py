@@ -11,6 +11,7 @@ tests/ is on sys.path because pytest imports tests/conftest.py from there
 (rootdir-relative "prepend" import mode; tests/ is no package), so the
 suites import this module as `util`.
 """
+import contextlib
 import hashlib
 import os
 import re
@@ -212,3 +213,24 @@ def attach_logs(rep, logs, skip_bare=False):
         if skip_bare and text.count("\n") <= 1:
             continue
         rep.sections.append(("daemon log %s" % log, text[-LOG_TAIL:] or "(empty)"))
+
+
+# --------------------------------------------------------------------------
+# FUSE over io_uring is a switch of the fuse module.
+
+URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+@contextlib.contextmanager
+def uring_enabled():
+    """The fuse module's enable_uring is Y inside; its old value comes back
+    after, also on failure."""
+    with open(URING_PARAM) as f:
+        old = f.read().strip()
+    with open(URING_PARAM, "w") as f:
+        f.write("Y")
+    try:
+        yield
+    finally:
+        with open(URING_PARAM, "w") as f:
+            f.write(old)

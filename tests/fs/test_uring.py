@@ -10,10 +10,10 @@ import threading
 import pytest
 
 from fsutil import read, write
+from util import URING_PARAM, uring_enabled
 
 pytestmark = [pytest.mark.fuse, pytest.mark.root]
 
-PARAM = "/sys/module/fuse/parameters/enable_uring"
 MiB = 1 << 20
 
 
@@ -21,12 +21,10 @@ MiB = 1 << 20
 def uring():
     """enable_uring=Y for the test; the old value comes back at teardown,
     after the test's mounts are gone (fixtures end in reverse order)."""
-    if not os.path.exists(PARAM):
+    if not os.path.exists(URING_PARAM):
         pytest.skip("the fuse module has no io_uring support (Linux >= 6.14)")
-    old = read(PARAM).strip()
-    write(PARAM, "Y")
-    yield
-    write(PARAM, old)
+    with uring_enabled():
+        yield
 
 
 @pytest.fixture(params=["cow", "cow,nopassthrough"], ids=["passthrough", "nopassthrough"])
