@@ -518,7 +518,7 @@ cu_dir_complete(struct ufs_fs *fs, struct ufs_node *n, int b)
 	if (!err)
 		err = ufs_dir_load(fs, n, &d);
 	for (size_t i = 0; !err && i < d.n; i++)
-		err = complete_entry(fs, n, d.ents[i].name, b);
+		err = complete_entry(fs, n, ufs_dirent_name(&d, i), b);
 	ufs_dir_clear(&d);
 	return err;
 }

@@ -585,6 +585,7 @@ change_branches(struct ufs_fs *fs, char **argv, int argc, struct reply *r)
 	else
 		err = branch_mode(fs, idx, argv[2], r);
 	pthread_rwlock_unlock(&fs->br_lock);
+	ufs_dir_forget_all(fs);
 	if (add && !err)
 		inval_new_names(fs, idx, &c);
 	if (c.nodes)

@@ -155,6 +155,7 @@ ufs_nodes_init(struct ufs_fs *fs)
 	pthread_mutex_init(&fs->table_lock, NULL);
 	pthread_mutex_init(&fs->dir_lock, NULL);
 	pthread_mutex_init(&fs->handle_lock, NULL);
+	pthread_mutex_init(&fs->dirs_lock, NULL);
 	fs->handles.next = fs->handles.prev = &fs->handles;
 	for (size_t i = 0; i < sizeof(fs->cu_locks) / sizeof(fs->cu_locks[0]); i++)
 		pthread_mutex_init(&fs->cu_locks[i], NULL);
@@ -183,6 +184,7 @@ static void
 node_destroy(struct ufs_fs *fs, struct ufs_node *n)
 {
 	if (n->dfd) {
+		ufs_dir_forget(fs, n);
 		for (int b = 0; b < fs->nbr; b++)
 			if (n->dfd[b] >= 0)
 				close(n->dfd[b]);
@@ -213,6 +215,7 @@ ufs_nodes_destroy(struct ufs_fs *fs)
 		close(fs->retired[i]);
 	free(fs->retired);
 	pthread_mutex_destroy(&fs->table_lock);
+	pthread_mutex_destroy(&fs->dirs_lock);
 }
 
 struct ufs_node *

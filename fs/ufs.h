@@ -155,6 +155,8 @@ struct ufs_fs {
 	int *retired;			/* fds no longer used, closed at unmount */
 	pthread_mutex_t handle_lock;
 	struct ufs_handle handles;	/* list head of open handles */
+	pthread_mutex_t dirs_lock;	/* after table_lock */
+	struct ufs_dir *dirs;		/* listings being read (readdir.c) */
 	size_t nretired;
 	_Atomic uint64_t tmp_counter;
 	_Atomic uint64_t next_ino;	/* for objects on unknown devices */
@@ -346,21 +348,44 @@ void lk_link_aliases(struct ufs_fs *fs, struct ufs_node *n, int from, int t,
 void lk_free(struct ufs_fs *fs);
 
 /* ---- readdir.c ---- */
+/* One entry: its offset (a hash of the name, see readdir.c), inode number
+ * for d_ino, d_type, and where its name starts in the listing's names. */
 struct ufs_dirent {
-	char *name;
+	uint64_t off;
 	uint64_t ino;
+	uint32_t name;
 	unsigned char type;
 };
+/* A merged listing, sorted by offset.  Those from ufs_dir_get are shared
+ * and must not change; hh, node and refs belong to the cache. */
 struct ufs_dir {
-	struct ufs_handle h;	/* first member (when used as a handle) */
+	UT_hash_handle hh;	/* fs->dirs, keyed by node */
+	struct ufs_node *node;
+	_Atomic uint32_t refs;
 	struct ufs_dirent *ents;
 	size_t n, cap;
-	pthread_mutex_t lock;
-	struct ufs_node *node;
+	char *names;
+	size_t names_len, names_cap;
 };
+static inline const char *
+ufs_dirent_name(const struct ufs_dir *d, size_t i)
+{
+	return d->names + d->ents[i].name;
+}
+/* Build n's listing into d (caller-owned, empty or cleared). */
 int ufs_dir_load(struct ufs_fs *fs, struct ufs_node *n, struct ufs_dir *d);
 void ufs_dir_clear(struct ufs_dir *d);
-/* 0 when the merged directory shows no entries, -ENOTEMPTY otherwise. */
+/* The index of the first entry after offset off (2 or less: the first). */
+size_t ufs_dir_seek(const struct ufs_dir *d, uint64_t off);
+/* A reference to n's cached listing, built anew if fresh or if there is
+ * none; NULL with *err set on failure.  Release with ufs_dir_put. */
+struct ufs_dir *ufs_dir_get(struct ufs_fs *fs, struct ufs_node *n, bool fresh, int *err);
+void ufs_dir_put(struct ufs_dir *d);
+/* A reader came to the end of d: the cache need not keep it. */
+void ufs_dir_done(struct ufs_fs *fs, struct ufs_dir *d);
+/* Drop the cached listing of n (node freed), or all (branches changed). */
+void ufs_dir_forget(struct ufs_fs *fs, struct ufs_node *n);
+void ufs_dir_forget_all(struct ufs_fs *fs);
 int ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n);
 
 /* ---- watch.c ---- */
