@@ -20,8 +20,8 @@ dir_is_merged(struct ufs_fs *fs, struct ufs_node *n)
 	return count > 1;
 }
 
-/* Listings are found by node (readdir.c), so a directory handle carries
- * nothing.  Where the kernel may cache every listing until we say it
+/* Listings are found by node (readdir.c); a directory handle only holds
+ * its node.  Where the kernel may cache every listing until we say it
  * changed (cache=always, or cache=auto with the branch watch), OPENDIR
  * answers ENOSYS: the kernel then stops sending OPENDIR and RELEASEDIR
  * for good and keeps listings across opens, as with cache_readdir. */
@@ -29,6 +29,7 @@ void
 ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ufs_fs *fs = ufs_fs(req);
+	struct ufs_node *n = ufs_node_get(fs, ino);
 
 	if (fs->cfg.cache == UFS_CACHE_ALWAYS || (fs->cfg.cache == UFS_CACHE_AUTO && fs->watch)) {
 		fuse_reply_err(req, ENOSYS);
@@ -38,9 +39,9 @@ ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * (it checks when attributes expire); our own changes invalidate it.
 	 * The mtime of a merged directory is only its top branch's, which
 	 * does not see changes below, so only single-branch ones are cached. */
-	fi->fh = 0;
-	fi->cache_readdir = fs->cfg.cache == UFS_CACHE_AUTO &&
-			    !dir_is_merged(fs, ufs_node_get(fs, ino));
+	ufs_node_ref(fs, n);	/* until RELEASEDIR, which may come after FORGET */
+	fi->fh = (uintptr_t)n;
+	fi->cache_readdir = fs->cfg.cache == UFS_CACHE_AUTO && !dir_is_merged(fs, n);
 	fi->keep_cache = fi->cache_readdir;
 	fuse_reply_open(req, fi);
 }
@@ -144,8 +145,13 @@ ufs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void
 ufs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct ufs_fs *fs = ufs_fs(req);
+	struct ufs_node *n = (struct ufs_node *)(uintptr_t)fi->fh;
+
+	/* A reader still going builds the listing again (offsets stay valid). */
 	(void)ino;
-	(void)fi;
+	ufs_dir_forget(fs, n);
+	ufs_node_unref(fs, n);
 	fuse_reply_err(req, 0);
 }
 

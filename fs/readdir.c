@@ -68,7 +68,10 @@ hide_cb(void *ctx, const char *name)
 	seen_add(ctx, name);
 }
 
-#define DIRS_MAX 64		/* cached listings (the ones being read) */
+/* The cache holds listings being read; one whose reader gave up early
+ * stays until these limits push it out (the oldest first). */
+#define DIRS_MAX 64
+#define DIRS_BYTES_MAX (32u << 20)
 
 /* The offset of a name: a 64-bit FNV-1a hash, mixed, cut to 62 bits and
  * kept clear of 0..2 (the start, "." and ".."). */
@@ -302,11 +305,18 @@ ufs_dir_put(struct ufs_dir *d)
 	}
 }
 
+static size_t
+dir_bytes(const struct ufs_dir *d)
+{
+	return sizeof(*d) + d->cap * sizeof(*d->ents) + d->names_cap;
+}
+
 /* Take d out of the cache (dirs_lock held); the cache's reference goes. */
 static void
 uncache(struct ufs_fs *fs, struct ufs_dir *d)
 {
 	HASH_DEL(fs->dirs, d);
+	fs->dirs_bytes -= dir_bytes(d);
 	ufs_dir_put(d);
 }
 
@@ -340,9 +350,11 @@ ufs_dir_get(struct ufs_fs *fs, struct ufs_node *n, bool fresh, int *err)
 	HASH_FIND_PTR(fs->dirs, &n, old);
 	if (old)
 		uncache(fs, old);
-	else if (HASH_COUNT(fs->dirs) >= DIRS_MAX)
-		uncache(fs, fs->dirs);	/* the oldest: a reader gave up */
+	while (fs->dirs && (HASH_COUNT(fs->dirs) >= DIRS_MAX ||
+			    fs->dirs_bytes + dir_bytes(d) > DIRS_BYTES_MAX))
+		uncache(fs, fs->dirs);	/* the oldest */
 	HASH_ADD_PTR(fs->dirs, node, d);
+	fs->dirs_bytes += dir_bytes(d);
 	pthread_mutex_unlock(&fs->dirs_lock);
 	return d;
 }

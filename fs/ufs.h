@@ -157,6 +157,7 @@ struct ufs_fs {
 	struct ufs_handle handles;	/* list head of open handles */
 	pthread_mutex_t dirs_lock;	/* after table_lock */
 	struct ufs_dir *dirs;		/* listings being read (readdir.c) */
+	size_t dirs_bytes;		/* their memory */
 	size_t nretired;
 	_Atomic uint64_t tmp_counter;
 	_Atomic uint64_t next_ino;	/* for objects on unknown devices */
