@@ -13,13 +13,14 @@
  * Built listings are immutable and shared by reference.  The cache keeps
  * the latest one of each directory while it is being read: a read from
  * offset 0 (a new open or a rewind) builds anew, the empty read at the end
- * drops it, and a reader that finds none builds one; only the offsets have
- * to agree between listings, and they do.
+ * or RELEASEDIR drops it, and a reader that finds none builds one; only the
+ * offsets have to agree between listings, and they do.
  */
 #include <dirent.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,6 +95,8 @@ dir_push(struct ufs_dir *d, const char *name, uint64_t ino, unsigned char type)
 {
 	size_t len = strlen(name) + 1;
 
+	if (d->names_len + len > UINT32_MAX)
+		return -EOVERFLOW;
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 32;
 		struct ufs_dirent *e = realloc(d->ents, cap * sizeof(*e));
