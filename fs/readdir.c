@@ -44,8 +44,10 @@ struct build {
 	int err;
 };
 
+/* Whether name is new to the listing; it is remembered unless `last`
+ * (the last branch: nothing below can repeat it). */
 static bool
-seen_add(struct build *bd, const char *name)
+seen_add(struct build *bd, const char *name, bool last)
 {
 	struct seen *s;
 	size_t len = strlen(name);
@@ -53,6 +55,8 @@ seen_add(struct build *bd, const char *name)
 	HASH_FIND(hh, bd->seen, name, len, s);
 	if (s)
 		return false;
+	if (last)
+		return true;
 	s = malloc(sizeof(*s) + len + 1);
 	if (!s) {
 		bd->err = -ENOMEM;
@@ -66,7 +70,7 @@ seen_add(struct build *bd, const char *name)
 static void
 hide_cb(void *ctx, const char *name)
 {
-	seen_add(ctx, name);
+	seen_add(ctx, name, false);
 }
 
 /* The cache holds listings being read; one whose reader gave up early
@@ -172,7 +176,7 @@ is_meta_dir(struct ufs_fs *fs, struct ufs_node *n)
 
 /* Add the visible entries of one branch's copy of the directory. */
 static int
-list_branch(struct build *bd, int dfd)
+list_branch(struct build *bd, int dfd, bool last)
 {
 	struct dirent *de;
 	struct stat st;
@@ -196,13 +200,13 @@ list_branch(struct build *bd, int dfd)
 			continue;
 		switch (wo_entry_kind(fd, de->d_name, de->d_type, xattr_wo, &hides)) {
 		case WO_KIND_WHITEOUT:
-			if (bd->merge)
+			if (bd->merge && !last)
 				bd->err = dir_push(&hidden, hides, 0, 0);
 			continue;
 		case WO_KIND_META:
 			continue;
 		}
-		if (bd->merge && !seen_add(bd, de->d_name))
+		if (bd->merge && !seen_add(bd, de->d_name, last))
 			continue;
 		bd->err = dir_push(bd->d, de->d_name, ufs_ino_for(bd->fs, st.st_dev, de->d_ino),
 				   de->d_type);
@@ -211,7 +215,7 @@ list_branch(struct build *bd, int dfd)
 	}
 	closedir(dir);
 	for (size_t i = 0; i < hidden.n && !bd->err; i++)
-		seen_add(bd, ufs_dirent_name(&hidden, i));
+		seen_add(bd, ufs_dirent_name(&hidden, i), false);
 	ufs_dir_clear(&hidden);
 	return bd->err;
 }
@@ -232,7 +236,7 @@ build(struct build *bd, struct ufs_node *n)
 		int dfd = ufs_node_dfd(n, b);
 
 		if (dfd >= 0)
-			err = list_branch(bd, dfd);
+			err = list_branch(bd, dfd, b == last);
 		if (bd->stop_at_first && bd->d->n > 0)
 			break;
 		if (!err && b < last)
