@@ -92,6 +92,31 @@ def fuse_unmount(mnt):
         lazy_unmount(mnt)
 
 
+def thread_report(pid):
+    """Where each thread of a live process is (name, state, the system call
+    it is in, kernel stack where readable), for the message of a daemon
+    that does not exit."""
+    lines = []
+    try:
+        tids = sorted(os.listdir("/proc/%d/task" % pid), key=int)
+    except OSError as e:
+        return "no thread report: %s" % e
+    for tid in tids:
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        got = {}
+        for name in ("comm", "stat", "syscall", "stack"):
+            try:
+                with open(base + name) as f:
+                    got[name] = f.read().strip()
+            except OSError:
+                got[name] = ""
+        state = got["stat"].rsplit(")", 1)[-1].split()[:1]
+        lines.append("thread %s %s: state %s, syscall %s" % (
+            tid, got["comm"], state[0] if state else "?", got["syscall"] or "?"))
+        lines += ["    " + ln for ln in got["stack"].splitlines()]
+    return "\n".join(lines)
+
+
 def lazy_unmount(mnt):
     """Detach a mount whatever state its daemon is in."""
     if not mounted(mnt):

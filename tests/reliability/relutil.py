@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from util import (abort_connection, fuse_unmount, lazy_unmount, mounted, sanitizer_report,
-                  sha256_file, spawn_daemon, start_watchdog, wait_mounted)
+                  sha256_file, spawn_daemon, start_watchdog, thread_report, wait_mounted)
 
 STRESS = int(os.environ.get("UFS_STRESS") or 0)
 VALGRIND = os.environ.get("UFS_VALGRIND", "") not in ("", "0")
@@ -271,9 +271,12 @@ class Union:
         try:
             return self.proc.wait(EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
+            threads = thread_report(self.proc.pid)
             self.proc.kill()
             self.proc.wait()
-            pytest.fail("unionfs did not exit within %.0f s after unmount" % EXIT_TIMEOUT)
+            pytest.fail("unionfs did not exit within %.0f s after unmount (still mounted: %s)"
+                        ":\n%s\n%s" % (EXIT_TIMEOUT, mounted(self.mnt), threads,
+                                       read(self.log, "r")[-20000:]))
 
     def remount(self):
         """Clean unmount (exit status 0 required) and mount again."""
