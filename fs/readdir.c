@@ -348,7 +348,8 @@ ufs_dir_get(struct ufs_fs *fs, struct ufs_node *n, bool fresh, int *err)
 	}
 	*err = ufs_dir_load(fs, n, d);
 	if (*err) {
-		ufs_dir_put(d);
+		ufs_dir_clear(d);	/* not shared yet: no references */
+		free(d);
 		return NULL;
 	}
 	d->node = n;

@@ -387,6 +387,7 @@ void ufs_dir_done(struct ufs_fs *fs, struct ufs_dir *d);
 /* Drop the cached listing of n (node freed), or all (branches changed). */
 void ufs_dir_forget(struct ufs_fs *fs, struct ufs_node *n);
 void ufs_dir_forget_all(struct ufs_fs *fs);
+/* 0 when the merged directory shows no entries, -ENOTEMPTY otherwise. */
 int ufs_dir_empty(struct ufs_fs *fs, struct ufs_node *n);
 
 /* ---- watch.c ---- */
