@@ -130,15 +130,22 @@ prep_cmd(struct ur_thread *t, uint32_t op)
 	cmd->commit_id = t->hdr.ent.commit_id;
 }
 
+/* The entry's reply is header h and `payload` bytes already in place. */
+static void
+set_reply(struct ur_thread *t, const struct fuse_out_header *h, size_t payload)
+{
+	memcpy(t->hdr.in_out, h, sizeof(*h));
+	t->hdr.ent.payload_sz = payload;
+	t->replied = true;
+}
+
 /* An error reply of our own, for a request no handler answered. */
 static void
 fail(struct ur_thread *t, int err)
 {
 	struct fuse_out_header h = { sizeof(h), -err, t->unique };
 
-	memcpy(t->hdr.in_out, &h, sizeof(h));
-	t->hdr.ent.payload_sz = 0;
-	t->replied = true;
+	set_reply(t, &h, 0);
 }
 
 /* Lay the request out as /dev/fuse would (in-header, first argument, the
@@ -198,9 +205,7 @@ ur_reply(const struct iovec *iov, int count, ssize_t *res)
 		n += len;
 		skip = 0;
 	}
-	memcpy(t->hdr.in_out, h, sizeof(*h));
-	t->hdr.ent.payload_sz = n;
-	t->replied = true;
+	set_reply(t, h, n);
 	*res = (ssize_t)(sizeof(*h) + n);
 	return true;
 }
@@ -235,9 +240,7 @@ ur_reply_pipe(int fd, size_t len, ssize_t *res)
 		errno = EIO;
 		return true;
 	}
-	memcpy(t->hdr.in_out, &h, sizeof(h));
-	t->hdr.ent.payload_sz = len - sizeof(h);
-	t->replied = true;
+	set_reply(t, &h, len - sizeof(h));
 	*res = (ssize_t)len;
 	return true;
 }
@@ -322,6 +325,7 @@ void
 ur_start(struct ufs_fs *fs, uint32_t max_write, uint32_t max_pages)
 {
 	unsigned int nq = possible_cpus(), n = nq * UR_PER_QUEUE;
+	size_t payload = payload_size(max_write, max_pages);
 	sigset_t all, old;
 
 	if (nq == 0)
@@ -340,7 +344,7 @@ ur_start(struct ufs_fs *fs, uint32_t max_write, uint32_t max_pages)
 
 		t->fs = fs;
 		t->qid = i / UR_PER_QUEUE;
-		t->payload = payload_size(max_write, max_pages);
+		t->payload = payload;
 		t->buf = malloc(UR_LEAD + t->payload);
 		if (!t->buf)
 			break;
