@@ -20,6 +20,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 FUSERMOUNT = shutil.which("fusermount3")
 CONNECTIONS = "/sys/fs/fuse/connections"
 SANITIZER_WORDS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
@@ -115,6 +117,23 @@ def thread_report(pid):
             tid, got["comm"], state[0] if state else "?", got["syscall"] or "?"))
         lines += ["    " + ln for ln in got["stack"].splitlines()]
     return "\n".join(lines)
+
+
+def wait_exit(proc, mnt, log, timeout):
+    """The exit status of a daemon after its unmount; one that is still
+    running after `timeout` seconds is reported (where its threads wait,
+    whether the mount is there, the end of its log), killed, and the test
+    fails."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        threads = thread_report(proc.pid)
+        proc.kill()
+        proc.wait()
+        with open(log, errors="replace") as f:
+            text = f.read()
+        pytest.fail("unionfs did not exit within %.0f s after unmount (still mounted: %s):\n%s\n%s"
+                    % (timeout, mounted(mnt), threads, text[-LOG_TAIL:]))
 
 
 def lazy_unmount(mnt):

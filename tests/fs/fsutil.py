@@ -12,7 +12,7 @@ import time
 import pytest
 
 from util import (abort_connection, fuse_unmount, lazy_unmount, mounted, sanitizer_report,
-                  spawn_daemon, start_watchdog, thread_report, wait_mounted)
+                  spawn_daemon, start_watchdog, wait_exit, wait_mounted)
 
 MOUNT_TIMEOUT = 10.0
 # A hung daemon must not hang the suite: after this long, the mount's FUSE
@@ -203,15 +203,7 @@ class Union:
     def unmount(self):
         """Clean unmount; returns the daemon's exit status."""
         fuse_unmount(self.mnt)
-        try:
-            return self.proc.wait(EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            threads = thread_report(self.proc.pid)
-            self.proc.kill()
-            self.proc.wait()
-            pytest.fail("unionfs did not exit within %.0f s after unmount (still mounted: %s)"
-                        ":\n%s\n%s" % (EXIT_TIMEOUT, mounted(self.mnt), threads,
-                                       read(self.log)))
+        return wait_exit(self.proc, self.mnt, self.log, EXIT_TIMEOUT)
 
     def remount(self):
         rc = self.unmount()

@@ -8,12 +8,11 @@ import os
 import re
 import signal
 import stat
-import subprocess
 
 import pytest
 
 from util import (abort_connection, fuse_unmount, lazy_unmount, mounted, sanitizer_report,
-                  sha256_file, spawn_daemon, start_watchdog, thread_report, wait_mounted)
+                  sha256_file, spawn_daemon, start_watchdog, wait_exit, wait_mounted)
 
 STRESS = int(os.environ.get("UFS_STRESS") or 0)
 VALGRIND = os.environ.get("UFS_VALGRIND", "") not in ("", "0")
@@ -268,15 +267,7 @@ class Union:
         if self.watchdog:
             self.watchdog.cancel()
         fuse_unmount(self.mnt)
-        try:
-            return self.proc.wait(EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            threads = thread_report(self.proc.pid)
-            self.proc.kill()
-            self.proc.wait()
-            pytest.fail("unionfs did not exit within %.0f s after unmount (still mounted: %s)"
-                        ":\n%s\n%s" % (EXIT_TIMEOUT, mounted(self.mnt), threads,
-                                       read(self.log, "r")[-20000:]))
+        return wait_exit(self.proc, self.mnt, self.log, EXIT_TIMEOUT)
 
     def remount(self):
         """Clean unmount (exit status 0 required) and mount again."""
