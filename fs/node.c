@@ -19,6 +19,9 @@
 #define INO_DEV_SHIFT 48
 
 static void node_free_chain(struct ufs_fs *fs, struct ufs_node *n);
+static void alias_drop_all(struct ufs_fs *fs, struct ufs_node *n);
+
+#define ALIAS_MAX 8	/* names remembered per file besides its own */
 
 int
 ufs_node_branch(struct ufs_node *n)
@@ -183,6 +186,12 @@ ufs_nodes_init(struct ufs_fs *fs)
 static void
 node_destroy(struct ufs_fs *fs, struct ufs_node *n)
 {
+	while (n->aliases) {
+		struct ufs_alias *a = n->aliases;
+
+		n->aliases = a->next;
+		free(a);
+	}
 	if (n->dfd) {
 		ufs_dir_forget(fs, n);
 		for (int b = 0; b < fs->nbr; b++)
@@ -235,6 +244,7 @@ node_free_chain(struct ufs_fs *fs, struct ufs_node *n)
 		struct ufs_node *parent = n->parent;
 
 		HASH_DEL(fs->nodes, n);
+		alias_drop_all(fs, n);
 		node_destroy(fs, n);
 		if (parent)
 			parent->refs--;
@@ -259,21 +269,86 @@ ufs_node_unref(struct ufs_fs *fs, struct ufs_node *n)
 	pthread_mutex_unlock(&fs->table_lock);
 }
 
-/* Point n at (parent, name); table_lock held.  Returns the old parent,
- * whose reference the caller must drop (after the name is set). */
-static struct ufs_node *
-node_relink(struct ufs_node *n, struct ufs_node *parent, char *name)
+/* Remember (parent, name) as another name of n; takes over the caller's
+ * reference on parent.  table_lock held. */
+static void
+alias_add(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent, const char *name)
+{
+	struct ufs_alias *a = malloc(sizeof(*a) + strlen(name) + 1), **pp;
+	int count = 0;
+
+	if (!a) {
+		parent->refs--;
+		node_free_chain(fs, parent);
+		return;
+	}
+	a->parent = parent;
+	strcpy(a->name, name);
+	a->next = n->aliases;
+	n->aliases = a;
+	/* Past ALIAS_MAX, forget the oldest. */
+	for (pp = &n->aliases; *pp && ++count <= ALIAS_MAX; pp = &(*pp)->next)
+		;
+	while (*pp) {
+		struct ufs_alias *old = *pp;
+
+		*pp = old->next;
+		old->parent->refs--;
+		node_free_chain(fs, old->parent);
+		free(old);
+	}
+}
+
+/* Forget the alias (parent, name) of n, if it has it.  table_lock held. */
+static void
+alias_del(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent, const char *name)
+{
+	for (struct ufs_alias **pp = &n->aliases; *pp; pp = &(*pp)->next) {
+		struct ufs_alias *a = *pp;
+
+		if (a->parent == parent && !strcmp(a->name, name)) {
+			*pp = a->next;
+			parent->refs--;
+			node_free_chain(fs, parent);
+			free(a);
+			return;
+		}
+	}
+}
+
+static void
+alias_drop_all(struct ufs_fs *fs, struct ufs_node *n)
+{
+	while (n->aliases) {
+		struct ufs_alias *a = n->aliases;
+
+		n->aliases = a->next;
+		a->parent->refs--;
+		node_free_chain(fs, a->parent);
+		free(a);
+	}
+}
+
+/* Point n at (parent, name); a file keeps its old name as an alias (a
+ * hard link of it may still be known by that name).  table_lock held. */
+static void
+node_rename_locked(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent, char *name,
+		   bool keep_old)
 {
 	struct ufs_node *old = n->parent;
+	char *oldname = n->name;
 
-	free(n->name);
-	n->name = name;
-	if (old == parent) {
-		return NULL;
-	}
-	parent->refs++;
+	parent->refs++;		/* before alias_del, which may drop one */
+	alias_del(fs, n, parent, name);
 	n->parent = parent;
-	return old;
+	n->name = name;
+	if (keep_old && !S_ISDIR(n->mode)) {
+		alias_add(fs, n, old, oldname);
+	} else {
+		old->refs--;
+		node_free_chain(fs, old);
+	}
+	free(oldname);
 }
 
 static struct ufs_node *
@@ -334,7 +409,7 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 		struct ufs_lookup *lk)
 {
 	uint64_t key[2] = { lk->st.st_dev, lk->st.st_ino };
-	struct ufs_node *n, *old = NULL;
+	struct ufs_node *n;
 
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
@@ -353,11 +428,7 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 			char *dup = strdup(name);
 
 			if (dup)
-				old = node_relink(n, parent, dup);
-		}
-		if (old) {
-			old->refs--;
-			node_free_chain(fs, old);
+				node_rename_locked(fs, n, parent, dup, true);
 		}
 	} else {
 		n = node_new(fs, parent, name, lk);
@@ -397,19 +468,55 @@ ufs_node_rekey(struct ufs_fs *fs, struct ufs_node *n, const struct stat *st)
 }
 
 void
-ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *newparent,
-	       const char *newname)
+ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *oldparent,
+	       const char *oldname, struct ufs_node *newparent, const char *newname)
 {
 	char *dup = strdup(newname);
-	struct ufs_node *old;
 
 	if (!dup)
 		return;
 	pthread_mutex_lock(&fs->table_lock);
-	old = node_relink(n, newparent, dup);
-	if (old) {
-		old->refs--;
-		node_free_chain(fs, old);
+	/* Moved by another of its names: the node's own name still holds. */
+	alias_del(fs, n, oldparent, oldname);
+	node_rename_locked(fs, n, newparent, dup,
+			   n->parent != oldparent || strcmp(n->name, oldname) != 0);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+/* Does alias a still name n's file in n's branch? */
+static bool
+alias_valid(struct ufs_node *n, const struct ufs_alias *a)
+{
+	int dfd = ufs_node_dfd(a->parent, n->branch);
+	struct stat st;
+
+	return dfd >= 0 && fstatat(dfd, a->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_dev == n->key[0] && st.st_ino == n->key[1];
+}
+
+void
+ufs_node_name_gone(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+		   const struct stat *st)
+{
+	uint64_t key[2] = { st->st_dev, st->st_ino };
+	struct ufs_node *n;
+
+	if (S_ISDIR(st->st_mode))
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
+	if (n)
+		alias_del(fs, n, parent, name);
+	/* The first alias that still names the file becomes its name; the
+	 * others that do not are dropped on the way. */
+	while (n && n->aliases && n->parent == parent && !strcmp(n->name, name)) {
+		struct ufs_alias *a = n->aliases;
+		char *dup = alias_valid(n, a) ? strdup(a->name) : NULL;
+
+		if (dup)
+			node_rename_locked(fs, n, a->parent, dup, false);
+		else
+			alias_del(fs, n, a->parent, a->name);
 	}
 	pthread_mutex_unlock(&fs->table_lock);
 }

@@ -334,6 +334,8 @@ remove_op(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 		err = dir_is_empty(fs, p, name, &lk);
 	if (!err)
 		err = remove_name(fs, p, name, &lk, dir);
+	if (!err)
+		ufs_node_name_gone(fs, p, name, &lk.st);
 	ufs_lookup_release(fs, &lk);
 	fuse_reply_err(req, -err);
 }
@@ -503,10 +505,34 @@ rename_prepare(struct ufs_fs *fs, struct rename_op *op)
 	return err;
 }
 
+/*
+ * The target op->dst was replaced.  A copy of it left in a lower RW branch
+ * would only be shadowed, and still count as a link of the file (the
+ * rename replaced that name), so it goes, as unlink would remove it.  A
+ * node known by that name moves to another of the file's names.
+ */
+static void
+replaced(struct ufs_fs *fs, struct rename_op *op, int b)
+{
+	struct stat st = { .st_mode = op->dst->mode };
+	int dfd = ufs_node_dfd(op->p2, b);
+
+	if (S_ISDIR(op->dst->mode))
+		return;
+	pthread_mutex_lock(&fs->table_lock);
+	st.st_dev = op->dst->key[0];
+	st.st_ino = op->dst->key[1];
+	pthread_mutex_unlock(&fs->table_lock);
+	if (b > op->d && br_is_rw(fs, b) && dfd >= 0)
+		unlinkat(dfd, op->name2, 0);
+	ufs_node_name_gone(fs, op->p2, op->name2, &st);
+}
+
 static int
 rename_run(struct ufs_fs *fs, struct rename_op *op)
 {
 	unsigned int kflags = 0;
+	int dst_branch = op->dst ? ufs_node_branch(op->dst) : -1;
 	int err = rename_prepare(fs, op);
 
 	if (!err)
@@ -526,11 +552,13 @@ rename_run(struct ufs_fs *fs, struct rename_op *op)
 		unlinkat(ufs_node_dfd(op->p1, op->d), op->name1, 0);
 	if (S_ISDIR(op->src->mode))
 		ufs_node_drop_lower(fs, op->src, op->d);
-	ufs_node_moved(fs, op->src, op->p2, op->name2);
+	ufs_node_moved(fs, op->src, op->p1, op->name1, op->p2, op->name2);
 	if (op->dst && op->flags & RENAME_EXCHANGE) {
 		if (S_ISDIR(op->dst->mode))
 			ufs_node_drop_lower(fs, op->dst, op->d);
-		ufs_node_moved(fs, op->dst, op->p1, op->name1);
+		ufs_node_moved(fs, op->dst, op->p2, op->name2, op->p1, op->name1);
+	} else if (op->dst) {
+		replaced(fs, op, dst_branch);
 	}
 	if (!S_ISDIR(op->src->mode) && has_lower(fs, op->p2, op->d) &&
 	    wo_exists(fs, op->p2, op->d, op->name2))

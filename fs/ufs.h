@@ -79,7 +79,7 @@ struct ufs_branch {
  * and other non-directories hold no fd: they are reached as
  * (parent->dfd[branch], name).  Directories hold one O_PATH fd per branch in
  * which they exist and are visible (dfd[i] == -1 elsewhere).
- * parent, name, nlookup and refs are protected by fs->table_lock; branch
+ * parent, name, aliases, nlookup and refs are protected by fs->table_lock; branch
  * and dfd[] entries are written under table_lock and read atomically.  A
  * dfd[] entry only ever goes from -1 to an fd while the node lives, so a
  * reader never sees an fd closed under it.
@@ -95,6 +95,16 @@ struct ufs_node {
 	int16_t branch;		/* highest-priority branch holding it */
 	uint16_t mode;		/* S_IFMT bits */
 	int *dfd;		/* directories only: [nbranches] */
+	struct ufs_alias *aliases;	/* other names of a hard-linked file */
+};
+
+/* Another name a file was seen under (hard links); holds a ref on parent.
+ * The node's own (parent, name) is the one used; when that name goes away
+ * a still valid alias takes its place. */
+struct ufs_alias {
+	struct ufs_alias *next;
+	struct ufs_node *parent;
+	char name[];
 };
 
 struct ufs_fs;
@@ -259,8 +269,12 @@ void ufs_node_forget(struct ufs_fs *fs, struct ufs_node *n, uint64_t nlookup);
 void ufs_node_ref(struct ufs_fs *fs, struct ufs_node *n);
 void ufs_node_unref(struct ufs_fs *fs, struct ufs_node *n);
 void ufs_node_rekey(struct ufs_fs *fs, struct ufs_node *n, const struct stat *st);
-void ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *newparent,
-		    const char *newname);
+void ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *oldparent,
+		    const char *oldname, struct ufs_node *newparent, const char *newname);
+/* parent/name no longer names the file st (unlinked, hidden or replaced):
+ * a node that used that name moves to another of its names. */
+void ufs_node_name_gone(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+			const struct stat *st);
 uint64_t ufs_ino_for(struct ufs_fs *fs, dev_t dev, ino_t ino);
 void ufs_origin_add(struct ufs_fs *fs, const struct stat *upper, uint64_t ino);
 /* Where a node lives in branch b: (dirfd, name), with a ref on the parent

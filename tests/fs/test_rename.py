@@ -262,3 +262,25 @@ def test_rename_file_onto_directory_is_eisdir(union):
     with pytest.raises(OSError) as e:
         os.rename(union.m("ro1_file"), union.m("ro1_dir"))
     assert e.value.errno == errno.EISDIR
+
+
+def test_rename_over_a_link_in_a_lower_rw_branch_removes_that_link(mount_union):
+    """rw-rw: the target directory also exists in the top branch, so the
+    rename lands there; the replaced target, a hard link in the lower RW
+    branch, is removed (not left shadowed), so its other name counts one
+    link again."""
+    u = mount_union("rw-rw", start=False)
+    os.makedirs(u.b["rw2"].p("d"))
+    os.makedirs(u.b["rw1"].p("d"))
+    write(u.b["rw2"].p("d/keep"), "keep\n")
+    os.link(u.b["rw2"].p("d/keep"), u.b["rw2"].p("d/target"))
+    write(u.b["rw2"].p("src"), "src\n")
+    u.start()
+    os.stat(u.m("d/keep"))
+    os.rename(u.m("src"), u.m("d/target"))
+    assert read(u.m("d/target")) == "src\n"
+    assert os.stat(u.m("d/keep")).st_nlink == 1
+    assert read(u.m("d/keep")) == "keep\n"
+    assert read(u.b["rw1"].p("d/target")) == "src\n"
+    assert not os.path.lexists(u.b["rw2"].p("d/target"))
+    assert os.stat(u.b["rw2"].p("d/keep")).st_nlink == 1

@@ -336,6 +336,65 @@ def test_link_new_file(union):
     created_only_in_rw1(union, "alias")
 
 
+# The kernel keeps names only with caching: that is where a file's node
+# must follow it from name to name.
+LINK_CASES = [(layout, cache) for layout in CREATE_LAYOUTS for cache in ("cache=never", "cache=auto")]
+
+
+@pytest.mark.parametrize("union", LINK_CASES, indirect=True, ids="-".join)
+def test_unlink_newer_link_keeps_the_first_name_working(union):
+    """After ln orig alias; rm alias the file is still reached through the
+    name the kernel knew first (the daemon had it filed under the newer)."""
+    write(union.m("orig"), "data\n")
+    os.link(union.m("orig"), union.m("alias"))
+    os.unlink(union.m("alias"))
+    os.chmod(union.m("orig"), 0o600)
+    with open(union.m("orig"), "a") as f:
+        f.write("more\n")
+    st = os.stat(union.m("orig"))
+    assert (st.st_nlink, stat.S_IMODE(st.st_mode)) == (1, 0o600)
+    assert read(union.m("orig")) == "data\nmore\n"
+    assert read(union.b["rw1"].p("orig")) == "data\nmore\n"
+    assert os.listdir(union.b["rw1"].p()).count("alias") == 0
+
+
+@pytest.mark.parametrize("union", [c for c in LINK_CASES if c[0] != "ro-rw"], indirect=True,
+                         ids="-".join)
+def test_rename_over_a_link_changes_only_the_file_renamed(union):
+    """ln orig alias; mv other alias: changes through orig reach orig, never
+    the file now called alias."""
+    write(union.m("orig"), "orig\n")
+    write(union.m("other"), "other\n")
+    os.link(union.m("orig"), union.m("alias"))
+    os.rename(union.m("other"), union.m("alias"))
+    os.chmod(union.m("orig"), 0o600)
+    with open(union.m("orig"), "a") as f:
+        f.write("more\n")
+    assert read(union.m("orig")) == "orig\nmore\n"
+    assert read(union.m("alias")) == "other\n"
+    assert stat.S_IMODE(os.stat(union.m("alias")).st_mode) != 0o600
+    assert read(union.b["rw1"].p("orig")) == "orig\nmore\n"
+    assert read(union.b["rw1"].p("alias")) == "other\n"
+    assert os.stat(union.b["rw1"].p("orig")).st_nlink == 1
+
+
+def test_hidden_lower_link_keeps_the_other_name_working(mount_union):
+    """Two names of one file on a read-only branch, both looked up: removing
+    one (a whiteout) leaves the other usable, and its copy-up correct."""
+    u = mount_union("rw-ro", opts="cow,cache=auto", start=False)
+    write(u.b["ro1"].p("one"), "shared\n")
+    os.link(u.b["ro1"].p("one"), u.b["ro1"].p("two"))
+    u.start()
+    os.stat(u.m("one"))
+    os.stat(u.m("two"))
+    os.unlink(u.m("two"))
+    os.chmod(u.m("one"), 0o600)
+    assert read(u.m("one")) == "shared\n"
+    assert stat.S_IMODE(os.stat(u.b["rw1"].p("one")).st_mode) == 0o600
+    assert not os.path.exists(u.m("two"))
+    assert os.path.exists(u.b["rw1"].hidden("two"))
+
+
 @pytest.mark.parametrize("union", CREATE_LAYOUTS, indirect=True)
 def test_create_in_rw_only_subdir(union):
     write(union.m("rw1_dir/new"), "x")
