@@ -115,16 +115,18 @@ show_stats(struct ufs_fs *fs, struct reply *r, bool json)
 	if (json)
 		out(r, "},\"copyups\":%lu,\"bytes_copied\":%lu,\"cache_hits\":%lu,\"nodes\":%zu,"
 		       "\"open_files\":%zu,\"passthrough\":%s,\"passthrough_files\":%zu,"
-		       "\"uring\":%s,\"uring_requests\":%lu}\n",
+		       "\"uring\":%s,\"uring_requests\":%lu,\"watch_events\":%lu,"
+		       "\"watch_overflows\":%lu}\n",
 		    ld(&fs->copyups), ld(&fs->bytes_copied), ld(&fs->cache_hits), nodes, files,
 		    fs->pt_on ? "true" : "false", pt_files(fs), ur_on(fs) ? "true" : "false",
-		    ld(&fs->ur_requests));
+		    ld(&fs->ur_requests), ld(&fs->watch_events), ld(&fs->watch_overflows));
 	else
 		out(r, "copyups %lu\nbytes_copied %lu\ncache_hits %lu\nnodes %zu\nopen_files %zu\n"
-		       "passthrough %s\npassthrough_files %zu\nuring %s\nuring_requests %lu\n",
+		       "passthrough %s\npassthrough_files %zu\nuring %s\nuring_requests %lu\n"
+		       "watch_events %lu\nwatch_overflows %lu\n",
 		    ld(&fs->copyups), ld(&fs->bytes_copied), ld(&fs->cache_hits), nodes, files,
 		    fs->pt_on ? "on" : "off", pt_files(fs), ur_on(fs) ? "on" : "off",
-		    ld(&fs->ur_requests));
+		    ld(&fs->ur_requests), ld(&fs->watch_events), ld(&fs->watch_overflows));
 }
 
 /* ---- re-resolution after a branch change ---- */

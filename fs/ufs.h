@@ -174,6 +174,7 @@ struct ufs_fs {
 	double entry_timeout, attr_timeout;
 	struct fuse_conn_info_opts *conn_opts;	/* max_write= and friends */
 	struct ufs_watch *watch;		/* external changes (cache=auto) */
+	_Atomic uint64_t watch_events, watch_overflows;	/* read from it; queue overflows */
 	bool am_root;
 	/* passthrough.c */
 	pthread_mutex_t pt_lock;

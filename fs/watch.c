@@ -31,6 +31,18 @@
 		    FAN_CLOSE_WRITE | FAN_ONDIR)
 
 #define WATCH_BATCH_MS 10	/* at most ~100 wake-ups a second */
+#define WATCH_BUF (64 * 1024)	/* one read: about 1000 events */
+#define WATCH_OUTSIDE 256	/* directories known to lie outside every branch */
+#define WATCH_KEY_MAX 48	/* fsid + handle type + handle bytes cached */
+
+/* A directory of the watched filesystems that no branch contains.  Events
+ * there (a busy neighbour on the branch's filesystem) are dropped without
+ * the three system calls that find a directory's path. */
+struct watch_outside {
+	uint64_t hash;		/* 0: free */
+	unsigned char len;
+	unsigned char key[WATCH_KEY_MAX];
+};
 
 struct ufs_watch {
 	int fan;		/* fanotify group */
@@ -40,6 +52,8 @@ struct ufs_watch {
 	pthread_mutex_t lock;	/* mntfd[] (branches can be added) */
 	int mntfd[UFS_MAX_BRANCHES];	/* one readable fd per watched branch */
 	int nmnt;
+	atomic_bool forget;	/* a branch was added: outside[] may be wrong */
+	struct watch_outside outside[WATCH_OUTSIDE];	/* watch thread only */
 };
 
 /* Node for a union path (NULL: the kernel knows no node there). */
@@ -179,6 +193,75 @@ fd_path(int fd, char *buf, size_t size)
 	return 0;
 }
 
+/* The directory's identity: fsid, handle type and handle; 0 if too long. */
+static size_t
+dir_key(const struct fanotify_event_info_fid *fid, unsigned char *key)
+{
+	const struct file_handle *fh = (const struct file_handle *)fid->handle;
+	size_t len = sizeof(fid->fsid) + sizeof(fh->handle_type) + fh->handle_bytes;
+
+	if (len > WATCH_KEY_MAX)
+		return 0;
+	memcpy(key, &fid->fsid, sizeof(fid->fsid));
+	memcpy(key + sizeof(fid->fsid), &fh->handle_type, sizeof(fh->handle_type));
+	memcpy(key + sizeof(fid->fsid) + sizeof(fh->handle_type), fh->f_handle, fh->handle_bytes);
+	return len;
+}
+
+static uint64_t
+key_hash(const unsigned char *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	return h | 1;
+}
+
+/* Directory moves and deletions change which directories lie outside. */
+static void
+outside_check(struct ufs_watch *w, const struct fanotify_event_metadata *m)
+{
+	bool moved = (m->mask & FAN_ONDIR) && (m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE));
+
+	/* After an overflow a move may be among the events lost. */
+	if (moved || (m->mask & FAN_Q_OVERFLOW) || atomic_exchange(&w->forget, false))
+		memset(w->outside, 0, sizeof(w->outside));
+}
+
+/* The union path of an event's directory, NULL to ignore the event: the
+ * directory lies outside every branch (remembered), is gone, or the event
+ * is a passthrough write that came through the mount. */
+static const char *
+event_path(struct ufs_fs *fs, struct ufs_watch *w, struct fanotify_event_info_fid *fid,
+	   const char *name, uint64_t mask, char *path, size_t size, int *b)
+{
+	unsigned char key[WATCH_KEY_MAX];
+	size_t keylen = dir_key(fid, key);
+	uint64_t h = keylen ? key_hash(key, keylen) : 0;
+	struct watch_outside *o = &w->outside[h % WATCH_OUTSIDE];
+	const char *rel = NULL;
+	struct stat st;
+	int dfd;
+
+	if (keylen && o->hash == h && o->len == keylen && !memcmp(o->key, key, keylen))
+		return NULL;
+	if ((dfd = open_event_dir(fs, fid)) < 0)
+		return NULL;
+	if (fd_path(dfd, path, size) == 0 && !(rel = union_path(fs, path, b)) && keylen) {
+		o->hash = h;
+		o->len = (unsigned char)keylen;
+		memcpy(o->key, key, keylen);
+	}
+	/* Writes by passthrough happen in the writer's context, not ours,
+	 * but they came through the mount: the kernel knows about them. */
+	if (rel && (mask & FAN_CLOSE_WRITE) && !(mask & FAN_ONDIR) && name &&
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && pt_wrote(fs, st.st_dev, st.st_ino))
+		rel = NULL;
+	close(dfd);
+	return rel;
+}
+
 static void
 handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event_metadata *m,
 	     char *info, size_t infolen)
@@ -186,11 +269,12 @@ handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event
 	struct fanotify_event_info_fid *fid;
 	char path[PATH_MAX], hidden[NAME_MAX + 1];
 	const char *name, *rel;
-	struct stat st;
-	bool skip;
-	int b, dfd;
+	int b;
 
+	UFS_STAT_ADD(fs->watch_events, 1);
+	outside_check(w, m);
 	if (m->mask & FAN_Q_OVERFLOW) {
+		UFS_STAT_ADD(fs->watch_overflows, 1);
 		invalidate_all(fs);
 		return;
 	}
@@ -204,16 +288,7 @@ handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event
 		       ? (const char *)((struct file_handle *)fid->handle)->f_handle +
 				 ((struct file_handle *)fid->handle)->handle_bytes
 		       : NULL;
-	if ((dfd = open_event_dir(fs, fid)) < 0)
-		return;
-	/* Writes by passthrough happen in the writer's context, not ours,
-	 * but they came through the mount: the kernel knows about them. */
-	skip = (m->mask & FAN_CLOSE_WRITE) && !(m->mask & FAN_ONDIR) && name &&
-	       fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       pt_wrote(fs, st.st_dev, st.st_ino);
-	skip = skip || fd_path(dfd, path, sizeof(path)) < 0;
-	close(dfd);
-	if (skip || !(rel = union_path(fs, path, &b)))
+	if (!(rel = event_path(fs, w, fid, name, m->mask, path, sizeof(path), &b)))
 		return;
 	/* A meta directory made behind our back: start reading it. */
 	if (!*rel && name && !strcmp(name, UFS_META_DIR)) {
@@ -240,39 +315,50 @@ handle_event(struct ufs_fs *fs, struct ufs_watch *w, const struct fanotify_event
 	invalidate(fs, rel, name);
 }
 
+/* Handle every record of one read; false when the queue is empty. */
+static bool
+drain_once(struct ufs_fs *fs, struct ufs_watch *w, char *buf, size_t size)
+{
+	ssize_t len = read(w->fan, buf, size);
+
+	if (len <= 0)
+		return false;
+	/* Records are only 4-byte aligned: copy each header out. */
+	for (ssize_t off = 0; off + (ssize_t)sizeof(struct fanotify_event_metadata) <= len;) {
+		struct fanotify_event_metadata m;
+
+		memcpy(&m, buf + off, sizeof(m));
+		if (m.event_len < sizeof(m) || off + (ssize_t)m.event_len > len)
+			break;
+		handle_event(fs, w, &m, buf + off + sizeof(m), m.event_len - sizeof(m));
+		off += m.event_len;
+	}
+	return true;
+}
+
 static void *
 watch_thread(void *arg)
 {
 	struct ufs_fs *fs = arg;
 	struct ufs_watch *w = fs->watch;
-	char buf[16384] __attribute__((aligned(8)));	/* records inside are not */
+	char *buf = malloc(WATCH_BUF);
 
 	for (;;) {
 		struct pollfd pfd[2] = { { w->fan, POLLIN, 0 }, { w->stop, POLLIN, 0 } };
-		ssize_t len;
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (!buf || (poll(pfd, 2, -1) < 0 && errno != EINTR) || pfd[1].revents)
 			break;
-		if (pfd[1].revents)
-			break;
-		len = read(w->fan, buf, sizeof(buf));
-		if (len <= 0)
-			continue;
-		/* Records are only 4-byte aligned: copy each header out. */
-		for (ssize_t off = 0; off + (ssize_t)sizeof(struct fanotify_event_metadata) <= len;) {
-			struct fanotify_event_metadata m;
-
-			memcpy(&m, buf + off, sizeof(m));
-			if (m.event_len < sizeof(m) || off + (ssize_t)m.event_len > len)
-				break;
-			handle_event(fs, w, &m, buf + off + sizeof(m), m.event_len - sizeof(m));
-			off += m.event_len;
-		}
-		/* Our own requests cause most events (skipped above); let them
+		/* Empty the queue each time: it holds 16384 events, and a busy
+		 * neighbour on the branch's filesystem fills it in under a
+		 * second; an overflow costs every entry the kernel caches. */
+		while (drain_once(fs, w, buf, WATCH_BUF))
+			;
+		/* Our own requests cause most events (skipped cheaply); let them
 		 * pile up for a moment and take them in batches, rather than
 		 * waking up for each one. */
 		poll(pfd + 1, 1, WATCH_BATCH_MS);
 	}
+	free(buf);
 	return NULL;
 }
 
@@ -304,7 +390,10 @@ mark_branch(struct ufs_watch *w, const char *path)
 int
 ufs_watch_add_branch(struct ufs_fs *fs, const char *path)
 {
-	return fs->watch ? mark_branch(fs->watch, path) : 0;
+	if (!fs->watch)
+		return 0;
+	atomic_store(&fs->watch->forget, true);
+	return mark_branch(fs->watch, path);
 }
 
 static int
@@ -343,7 +432,7 @@ ufs_watch_start(struct ufs_fs *fs)
 	w->self = getpid();
 	pthread_mutex_init(&w->lock, NULL);
 	w->stop = eventfd(0, EFD_CLOEXEC);
-	w->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_REPORT_DFID_NAME, O_RDONLY);
+	w->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY);
 	err = w->fan < 0 || w->stop < 0 ? -errno : mark_branches(fs, w);
 	if (!err) {
 		fs->watch = w;

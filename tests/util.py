@@ -50,6 +50,17 @@ def fuse_missing_reason():
 # The mount table.  Read from /proc/self/mountinfo only: never touches a
 # mount, so it works while a daemon hangs.
 
+def eventually(check, timeout=10.0):
+    """Poll until check() is true (the branch watch and RELEASE are
+    asynchronous); False after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _unescape(field):
     """mountinfo writes space, tab, newline and backslash as \\ooo."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)

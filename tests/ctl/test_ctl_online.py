@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from util import eventually
+
 CACHED = "cow,cache=always"
 
 
@@ -84,6 +86,27 @@ def test_add_keeps_an_open_directory_listing_working(mount):
     assert len(seen) == len(set(seen))
     assert set(names) <= set(seen)
     assert sorted(os.listdir(m.p("d"))) == sorted(names + ["extra"])
+
+
+def test_add_then_changes_made_in_the_new_branch_show(mount):
+    """cache=auto: the watch ignored the directory while it was in no branch;
+    once added, changes made directly in it show in the union."""
+    m = mount(opts="cow", files={"ro1/f": "lower\n"})
+    top = new_branch(m, "top", {"g": "g\n"})
+    with open(os.path.join(top, "before"), "w"):
+        pass
+    # The watch takes events in order: once a name the kernel caches as
+    # missing shows up, it has passed the events in top.
+    assert not os.path.exists(m.p("sentinel"))
+    with open(m.b("ro1", "sentinel"), "w"):
+        pass
+    assert eventually(lambda: os.path.exists(m.p("sentinel")))
+    m.ok("add", m.p(), top)
+    assert sorted(os.listdir(m.p())) == ["before", "f", "g", "sentinel"]
+    os.chmod(os.path.join(top, "g"), 0o644)
+    assert os.stat(m.p("g")).st_mode & 0o777 == 0o644      # now cached
+    os.chmod(os.path.join(top, "g"), 0o600)
+    assert eventually(lambda: os.stat(m.p("g")).st_mode & 0o777 == 0o600)
 
 
 def test_add_rw_on_top_receives_new_files(mount):

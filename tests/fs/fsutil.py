@@ -7,7 +7,6 @@ import os
 import signal
 import stat
 import subprocess
-import time
 
 import pytest
 
@@ -35,16 +34,6 @@ LAYOUTS = {
 
 # --------------------------------------------------------------------------
 # Small utilities.
-
-def eventually(check, timeout=10.0):
-    """Poll until check() is true (the watch and RELEASE are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
 
 def read(path, mode="r"):
     with open(path, mode) as f:

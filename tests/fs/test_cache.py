@@ -2,10 +2,12 @@
 (behind the mount's back) still show through the union (fanotify watch).
 cache=always keeps what the kernel cached."""
 import os
+import shutil
 import stat
 import time
 
-from fsutil import eventually, read, write
+from fsutil import read, write
+from util import eventually
 
 
 def warm(u, *rels):
@@ -117,3 +119,56 @@ def test_auto_caches_longer_than_a_second(mount_union):
     c = _ops(u.m())
     for op in ("lookup", "getattr"):
         assert c[op] - b[op] == b[op] - a[op], op
+
+
+def beside(u, name):
+    """A new directory next to the branches, on their filesystem, in no branch."""
+    path = os.path.join(os.path.dirname(u.b["ro1"].p()), name)
+    os.mkdir(path)
+    return path
+
+
+def settle(u, name):
+    """Wait until the watch has taken every event so far: it takes them in
+    order, and a name the kernel caches as missing shows only once the
+    watch has passed its creation on."""
+    assert not os.path.exists(u.m(name))
+    write(u.b["ro1"].p(name), "")
+    assert eventually(lambda: os.path.exists(u.m(name)))
+
+
+def test_auto_busy_neighbour_drops_no_cached_entry(mount_union, ctl):
+    """80,000 changes next to the branches, on their filesystem, as fast as
+    one process makes them: the watch keeps up (no event queue overflow,
+    which would make it drop every entry the kernel caches), and still sees
+    the branches."""
+    u = auto_union(mount_union)
+    os.lstat(u.m("ro1_dir/ro1_file"))
+    s0 = ctl(u)
+    flood = beside(u, "neighbour")
+    for i in range(40000):
+        os.mknod(os.path.join(flood, "n%05d" % i))
+    shutil.rmtree(flood)
+    settle(u, "after_flood")
+    s1 = ctl(u)
+    assert s1["watch_overflows"] == s0["watch_overflows"] == 0
+    assert s1["watch_events"] - s0["watch_events"] >= 40000
+    # Asking for the counters costs requests of its own: measure that too.
+    a, b = ctl(u)["ops"]["lookup"], ctl(u)["ops"]["lookup"]
+    os.lstat(u.m("ro1_dir/ro1_file"))
+    assert ctl(u)["ops"]["lookup"] - b == b - a     # the name is still cached
+
+
+def test_auto_sees_changes_in_a_directory_moved_into_a_branch(mount_union):
+    """A directory whose events the watch ignored while it was outside the
+    branches is watched once it is moved into one."""
+    u = auto_union(mount_union)
+    outside = beside(u, "elsewhere")
+    write(os.path.join(outside, "a"), "a\n")
+    os.chmod(os.path.join(outside, "a"), 0o644)
+    settle(u, "s1")
+    os.rename(outside, u.b["ro1"].p("moved"))
+    assert eventually(lambda: os.path.exists(u.m("moved/a")))
+    assert stat.S_IMODE(os.stat(u.m("moved/a")).st_mode) == 0o644   # now cached
+    os.chmod(u.b["ro1"].p("moved/a"), 0o600)
+    assert eventually(lambda: stat.S_IMODE(os.stat(u.m("moved/a")).st_mode) == 0o600)

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from fsutil import eventually, read, write
+from fsutil import read, write
+from util import eventually
 
 DATA = bytes(range(256)) * 512        # 128 KiB, several read requests' worth
 

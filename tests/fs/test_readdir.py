@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from fsutil import eventually, write
+from fsutil import write
+from util import eventually
 
 pytestmark = pytest.mark.fuse
 
