@@ -487,7 +487,7 @@ ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *oldparent
 static bool
 alias_valid(struct ufs_node *n, const struct ufs_alias *a)
 {
-	int dfd = ufs_node_dfd(a->parent, n->branch);
+	int dfd = ufs_node_dfd(a->parent, ufs_node_branch(n));
 	struct stat st;
 
 	return dfd >= 0 && fstatat(dfd, a->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
