@@ -39,8 +39,7 @@
  * there (a busy neighbour on the branch's filesystem) are dropped without
  * the three system calls that find a directory's path. */
 struct watch_outside {
-	uint64_t hash;		/* 0: free */
-	unsigned char len;
+	unsigned char len;	/* 0: free */
 	unsigned char key[WATCH_KEY_MAX];
 };
 
@@ -208,16 +207,6 @@ dir_key(const struct fanotify_event_info_fid *fid, unsigned char *key)
 	return len;
 }
 
-static uint64_t
-key_hash(const unsigned char *key, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ key[i]) * 1099511628211ULL;
-	return h | 1;
-}
-
 /* Directory moves and deletions change which directories lie outside. */
 static void
 outside_check(struct ufs_watch *w, const struct fanotify_event_metadata *m)
@@ -238,18 +227,20 @@ event_path(struct ufs_fs *fs, struct ufs_watch *w, struct fanotify_event_info_fi
 {
 	unsigned char key[WATCH_KEY_MAX];
 	size_t keylen = dir_key(fid, key);
-	uint64_t h = keylen ? key_hash(key, keylen) : 0;
-	struct watch_outside *o = &w->outside[h % WATCH_OUTSIDE];
+	struct watch_outside *o;
 	const char *rel = NULL;
+	unsigned h = 0;
 	struct stat st;
 	int dfd;
 
-	if (keylen && o->hash == h && o->len == keylen && !memcmp(o->key, key, keylen))
+	if (keylen)
+		HASH_VALUE(key, keylen, h);
+	o = &w->outside[h % WATCH_OUTSIDE];
+	if (keylen && o->len == keylen && !memcmp(o->key, key, keylen))
 		return NULL;
 	if ((dfd = open_event_dir(fs, fid)) < 0)
 		return NULL;
 	if (fd_path(dfd, path, size) == 0 && !(rel = union_path(fs, path, b)) && keylen) {
-		o->hash = h;
 		o->len = (unsigned char)keylen;
 		memcpy(o->key, key, keylen);
 	}
@@ -343,10 +334,10 @@ watch_thread(void *arg)
 	struct ufs_watch *w = fs->watch;
 	char *buf = malloc(WATCH_BUF);
 
-	for (;;) {
+	while (buf) {
 		struct pollfd pfd[2] = { { w->fan, POLLIN, 0 }, { w->stop, POLLIN, 0 } };
 
-		if (!buf || (poll(pfd, 2, -1) < 0 && errno != EINTR) || pfd[1].revents)
+		if ((poll(pfd, 2, -1) < 0 && errno != EINTR) || pfd[1].revents)
 			break;
 		/* Empty the queue each time: it holds 16384 events, and a busy
 		 * neighbour on the branch's filesystem fills it in under a
