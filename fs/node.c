@@ -494,22 +494,16 @@ alias_valid(struct ufs_node *n, const struct ufs_alias *a)
 	       st.st_dev == n->key[0] && st.st_ino == n->key[1];
 }
 
-void
-ufs_node_name_gone(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
-		   const struct stat *st)
+/* parent/name no longer names n's file.  table_lock held. */
+static void
+name_gone_locked(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent, const char *name)
 {
-	uint64_t key[2] = { st->st_dev, st->st_ino };
-	struct ufs_node *n;
-
-	if (S_ISDIR(st->st_mode))
+	if (S_ISDIR(n->mode))
 		return;
-	pthread_mutex_lock(&fs->table_lock);
-	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
-	if (n)
-		alias_del(fs, n, parent, name);
+	alias_del(fs, n, parent, name);
 	/* The first alias that still names the file becomes its name; the
 	 * others that do not are dropped on the way. */
-	while (n && n->aliases && n->parent == parent && !strcmp(n->name, name)) {
+	while (n->aliases && n->parent == parent && !strcmp(n->name, name)) {
 		struct ufs_alias *a = n->aliases;
 		char *dup = alias_valid(n, a) ? strdup(a->name) : NULL;
 
@@ -518,6 +512,28 @@ ufs_node_name_gone(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 		else
 			alias_del(fs, n, a->parent, a->name);
 	}
+}
+
+void
+ufs_node_name_gone(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+		   const struct stat *st)
+{
+	uint64_t key[2] = { st->st_dev, st->st_ino };
+	struct ufs_node *n;
+
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
+	if (n)
+		name_gone_locked(fs, n, parent, name);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+void
+ufs_node_replaced(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent,
+		  const char *name)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	name_gone_locked(fs, n, parent, name);
 	pthread_mutex_unlock(&fs->table_lock);
 }
 

@@ -514,18 +514,13 @@ rename_prepare(struct ufs_fs *fs, struct rename_op *op)
 static void
 replaced(struct ufs_fs *fs, struct rename_op *op, int b)
 {
-	struct stat st = { .st_mode = op->dst->mode };
 	int dfd = ufs_node_dfd(op->p2, b);
 
 	if (S_ISDIR(op->dst->mode))
 		return;
-	pthread_mutex_lock(&fs->table_lock);
-	st.st_dev = op->dst->key[0];
-	st.st_ino = op->dst->key[1];
-	pthread_mutex_unlock(&fs->table_lock);
 	if (b > op->d && br_is_rw(fs, b) && dfd >= 0)
 		unlinkat(dfd, op->name2, 0);
-	ufs_node_name_gone(fs, op->p2, op->name2, &st);
+	ufs_node_replaced(fs, op->dst, op->p2, op->name2);
 }
 
 static int

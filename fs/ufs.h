@@ -276,6 +276,9 @@ void ufs_node_moved(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *oldp
  * a node that used that name moves to another of its names. */
 void ufs_node_name_gone(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 			const struct stat *st);
+/* The same for a node the caller holds: n's file was renamed over. */
+void ufs_node_replaced(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent,
+		       const char *name);
 uint64_t ufs_ino_for(struct ufs_fs *fs, dev_t dev, ino_t ino);
 void ufs_origin_add(struct ufs_fs *fs, const struct stat *upper, uint64_t ino);
 /* Where a node lives in branch b: (dirfd, name), with a ref on the parent
