@@ -245,9 +245,10 @@ def call_passed(node):
 def finish_all(unions, passed):
     """Teardown of every union a test mounted: each is finished (unmounted,
     reaped, checked) even when an earlier one fails; the first failure is
-    raised afterwards."""
+    raised afterwards.  The last mounted goes first: it may use an earlier
+    one as a branch."""
     errors = []
-    for u in unions:
+    for u in reversed(unions):
         try:
             u.finish(passed)
         except BaseException as e:  # keep reaping the other daemons

@@ -3,11 +3,13 @@ file, readers during copy-up, parallel creates.  Sizes are a few MiB; every
 test checks contents byte for byte."""
 import hashlib
 import os
+import signal
 import threading
 
 import pytest
 
-from fsutil import read, write
+from fsutil import Branch, read, write
+from util import eventually
 
 pytestmark = pytest.mark.fuse
 
@@ -170,3 +172,49 @@ def test_parallel_unlink_of_lower_files(lower):
     assert not any(n.startswith("u") for n in os.listdir(lower.m("common_dir")))
     for i in range(THREADS):
         assert os.path.isfile(lower.b["rw1"].hidden("common_dir/u%02d" % i))
+
+
+def waiting_in_fuse(pid):
+    """Threads of process pid waiting for a FUSE reply."""
+    n = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/wchan" % (pid, t)) as f:
+                n += f.read() == "request_wait_answer"
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def test_held_up_request_does_not_hold_up_others(mount_union, make_branches):
+    """A request stuck in the daemon must not hold up the others (unionfs(8),
+    threads=).  The lower branch is another union whose daemon is stopped,
+    so a lookup that reaches it hangs in the outer daemon until the inner
+    one continues."""
+    in1, rw1 = make_branches([("in1", "RW"), ("rw1", "RW")])
+    write(in1.p("slow_file"), "slow\n")
+    inner = mount_union([in1], opts="cow", mnt="inner")
+    outer = mount_union([rw1, Branch(inner.m(), "inner", "RO")], opts="cow,threads=4")
+    assert read(outer.m("rw1_file")) == "rw1\n"
+    results = {}
+
+    def stat_slow():
+        results["slow"] = os.stat(outer.m("slow_file")).st_size
+
+    def read_top():
+        # A file of the top branch: its lookup never reaches the lower one.
+        results["top"] = read(outer.m("rw1_file"))
+    os.kill(inner.proc.pid, signal.SIGSTOP)
+    try:
+        slow = threading.Thread(target=stat_slow, daemon=True)
+        slow.start()
+        assert eventually(lambda: waiting_in_fuse(outer.proc.pid) == 1)
+        top = threading.Thread(target=read_top, daemon=True)
+        top.start()
+        top.join(60)
+        assert results.get("top") == "rw1\n", "a stuck request held up the others"
+        assert "slow" not in results
+    finally:
+        os.kill(inner.proc.pid, signal.SIGCONT)
+    slow.join(60)
+    assert results.get("slow") == 5
