@@ -152,7 +152,7 @@ ufs_origin_add(struct ufs_fs *fs, const struct stat *upper, uint64_t ino)
 int
 ufs_nodes_init(struct ufs_fs *fs)
 {
-	struct ufs_node *root = calloc(1, sizeof(*root));
+	struct ufs_node *root = calloc(1, sizeof(*root) + 1);
 	struct stat st;
 
 	pthread_mutex_init(&fs->table_lock, NULL);
@@ -176,11 +176,19 @@ ufs_nodes_init(struct ufs_fs *fs)
 	root->key[0] = st.st_dev;
 	root->key[1] = st.st_ino;
 	root->ino = ino_for_locked(fs, st.st_dev, st.st_ino);
-	root->name = strdup("");
+	root->name = root->first_name;
 	root->nlookup = 1;
 	root->mode = S_IFDIR;
 	fs->root = root;
-	return root->name ? 0 : -1;
+	return 0;
+}
+
+/* A node's name is stored with the node until a rename gives it another. */
+static void
+name_free(struct ufs_node *n, char *name)
+{
+	if (name != n->first_name)
+		free(name);
 }
 
 static void
@@ -199,7 +207,7 @@ node_destroy(struct ufs_fs *fs, struct ufs_node *n)
 				close(n->dfd[b]);
 		free(n->dfd);
 	}
-	free(n->name);
+	name_free(n, n->name);
 	free(n);
 }
 
@@ -348,18 +356,18 @@ node_rename_locked(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *paren
 		old->refs--;
 		node_free_chain(fs, old);
 	}
-	free(oldname);
+	name_free(n, oldname);
 }
 
 static struct ufs_node *
 node_new(struct ufs_fs *fs, struct ufs_node *parent, const char *name, struct ufs_lookup *lk)
 {
-	struct ufs_node *n = calloc(1, sizeof(*n));
+	size_t len = strlen(name) + 1;
+	struct ufs_node *n = calloc(1, sizeof(*n) + len);
 
-	if (!n || !(n->name = strdup(name))) {
-		free(n);
+	if (!n)
 		return NULL;
-	}
+	n->name = memcpy(n->first_name, name, len);
 	n->key[0] = lk->st.st_dev;
 	n->key[1] = lk->st.st_ino;
 	n->ino = ino_for_locked(fs, lk->st.st_dev, lk->st.st_ino);

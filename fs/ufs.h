@@ -96,6 +96,7 @@ struct ufs_node {
 	uint16_t mode;		/* S_IFMT bits */
 	int *dfd;		/* directories only: [nbranches] */
 	struct ufs_alias *aliases;	/* other names of a hard-linked file */
+	char first_name[];	/* `name` points here until a rename (one allocation) */
 };
 
 /* Another name a file was seen under (hard links); holds a ref on parent.
