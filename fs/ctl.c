@@ -88,7 +88,7 @@ count_table(struct ufs_fs *fs, size_t *nodes, size_t *files)
 	struct ufs_handle *h;
 
 	pthread_mutex_lock(&fs->table_lock);
-	*nodes = HASH_COUNT(fs->nodes) + 1;
+	*nodes = fs->nnodes + 1;
 	pthread_mutex_unlock(&fs->table_lock);
 	*files = 0;
 	pthread_mutex_lock(&fs->handle_lock);
@@ -168,12 +168,12 @@ collect_nodes(struct ufs_fs *fs, struct change *c)
 	struct ufs_node *n, *tmp;
 	size_t i = 0;
 
-	c->nnodes = HASH_COUNT(fs->nodes);
+	c->nnodes = fs->nnodes;
 	c->nodes = malloc((c->nnodes + 1) * sizeof(*c->nodes));
 	c->inv = calloc(c->nnodes + 1, sizeof(*c->inv));
 	if (!c->nodes || !c->inv)
 		return -ENOMEM;
-	HASH_ITER(hh, fs->nodes, n, tmp)
+	UFS_NODES_FOREACH(fs, n, tmp)
 		c->nodes[i++] = n;
 	qsort(c->nodes, c->nnodes, sizeof(*c->nodes), by_depth);
 	return 0;

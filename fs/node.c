@@ -91,7 +91,7 @@ ufs_node_drop_lower(struct ufs_fs *fs, struct ufs_node *n, int keep)
 
 	pthread_mutex_lock(&fs->table_lock);
 	drop_lower_locked(fs, n, keep);
-	HASH_ITER(hh, fs->nodes, c, tmp)
+	UFS_NODES_FOREACH(fs, c, tmp)
 		if (c->dfd && c != n && is_below(c, n))
 			drop_lower_locked(fs, c, keep);
 	pthread_mutex_unlock(&fs->table_lock);
@@ -149,6 +149,92 @@ ufs_origin_add(struct ufs_fs *fs, const struct stat *upper, uint64_t ino)
 	pthread_mutex_unlock(&fs->table_lock);
 }
 
+/*
+ * The node table: (st_dev, st_ino) -> node, chained buckets, as many
+ * buckets as nodes at most.  One pointer in the node instead of uthash's
+ * 56-byte handle: the table is the daemon's largest memory user.  Retired
+ * nodes all have key {0, 0}.  table_lock held for all of these.
+ */
+#define NTAB_MIN 1024
+
+static size_t
+ntab_slot(const struct ufs_fs *fs, const uint64_t key[2])
+{
+	uint64_t h = key[0] * 0x9e3779b97f4a7c15ULL ^ key[1];
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return (size_t)h & fs->ntab_mask;
+}
+
+struct ufs_node *
+ufs_node_find_locked(struct ufs_fs *fs, const uint64_t key[2])
+{
+	struct ufs_node *n = fs->ntab[ntab_slot(fs, key)];
+
+	while (n && (n->key[0] != key[0] || n->key[1] != key[1]))
+		n = n->hnext;
+	return n;
+}
+
+/* Twice the buckets; without memory for them the chains just grow. */
+static void
+ntab_grow(struct ufs_fs *fs)
+{
+	size_t old = fs->ntab_mask + 1;
+	struct ufs_node **tab = calloc(2 * old, sizeof(*tab)), **oldtab = fs->ntab;
+
+	if (!tab)
+		return;
+	fs->ntab = tab;
+	fs->ntab_mask = 2 * old - 1;
+	for (size_t b = 0; b < old; b++)
+		for (struct ufs_node *n = oldtab[b], *next; n; n = next) {
+			size_t slot = ntab_slot(fs, n->key);
+
+			next = n->hnext;
+			n->hnext = tab[slot];
+			tab[slot] = n;
+		}
+	free(oldtab);
+}
+
+static void
+ntab_add(struct ufs_fs *fs, struct ufs_node *n)
+{
+	size_t slot;
+
+	if (fs->nnodes > fs->ntab_mask)
+		ntab_grow(fs);
+	slot = ntab_slot(fs, n->key);
+	n->hnext = fs->ntab[slot];
+	fs->ntab[slot] = n;
+	fs->nnodes++;
+}
+
+static void
+ntab_del(struct ufs_fs *fs, struct ufs_node *n)
+{
+	struct ufs_node **pp = &fs->ntab[ntab_slot(fs, n->key)];
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = n->hnext;
+		fs->nnodes--;
+	}
+}
+
+/* A node changes its key: out of the table and in again. */
+static void
+ntab_rekey(struct ufs_fs *fs, struct ufs_node *n, const uint64_t key[2])
+{
+	ntab_del(fs, n);
+	memcpy(n->key, key, sizeof(n->key));
+	ntab_add(fs, n);
+}
+
 int
 ufs_nodes_init(struct ufs_fs *fs)
 {
@@ -163,13 +249,13 @@ ufs_nodes_init(struct ufs_fs *fs)
 	for (size_t i = 0; i < sizeof(fs->cu_locks) / sizeof(fs->cu_locks[0]); i++)
 		pthread_mutex_init(&fs->cu_locks[i], NULL);
 	atomic_init(&fs->next_ino, 1ULL << 63);
-	if (!root)
-		return -1;
+	fs->ntab = calloc(NTAB_MIN, sizeof(*fs->ntab));
+	fs->ntab_mask = NTAB_MIN - 1;
+	if (!root || !fs->ntab)
+		goto fail;
 	root->dfd = malloc(sizeof(int) * fs->nbr);
-	if (!root->dfd) {
-		free(root);
-		return -1;
-	}
+	if (!root->dfd)
+		goto fail;
 	for (int b = 0; b < fs->nbr; b++)
 		root->dfd[b] = fcntl(fs->br[b].fd, F_DUPFD_CLOEXEC, 3);
 	fstat(fs->br[0].fd, &st);
@@ -181,6 +267,9 @@ ufs_nodes_init(struct ufs_fs *fs)
 	root->mode = S_IFDIR;
 	fs->root = root;
 	return 0;
+fail:
+	free(root);
+	return -1;
 }
 
 /* A node's name is stored with the node until a rename gives it another. */
@@ -217,10 +306,12 @@ ufs_nodes_destroy(struct ufs_fs *fs)
 	struct ufs_node *n, *tmp;
 	struct ufs_origin *o, *otmp;
 
-	HASH_ITER(hh, fs->nodes, n, tmp) {
-		HASH_DEL(fs->nodes, n);
-		node_destroy(fs, n);
-	}
+	if (fs->ntab)
+		UFS_NODES_FOREACH(fs, n, tmp)
+			node_destroy(fs, n);
+	free(fs->ntab);
+	fs->ntab = NULL;
+	fs->nnodes = 0;
 	HASH_ITER(hh, fs->origins, o, otmp) {
 		HASH_DEL(fs->origins, o);
 		free(o);
@@ -251,7 +342,7 @@ node_free_chain(struct ufs_fs *fs, struct ufs_node *n)
 	while (n && n != fs->root && n->nlookup == 0 && n->refs == 0) {
 		struct ufs_node *parent = n->parent;
 
-		HASH_DEL(fs->nodes, n);
+		ntab_del(fs, n);
 		alias_drop_all(fs, n);
 		node_destroy(fs, n);
 		if (parent)
@@ -377,7 +468,7 @@ node_new(struct ufs_fs *fs, struct ufs_node *parent, const char *name, struct uf
 	n->mode = lk->st.st_mode & S_IFMT;
 	n->dfd = lk->dfd;
 	lk->dfd = NULL;
-	HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
+	ntab_add(fs, n);
 	return n;
 }
 
@@ -398,9 +489,9 @@ node_merge_dfd(struct ufs_fs *fs, struct ufs_node *n, struct ufs_lookup *lk)
 static void
 retire_locked(struct ufs_fs *fs, struct ufs_node *n)
 {
-	HASH_DEL(fs->nodes, n);
-	n->key[0] = n->key[1] = 0;
-	HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
+	static const uint64_t retired[2];
+
+	ntab_rekey(fs, n, retired);
 }
 
 void
@@ -420,7 +511,7 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 	struct ufs_node *n;
 
 	pthread_mutex_lock(&fs->table_lock);
-	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
+	n = ufs_node_find_locked(fs, key);
 	if (n)
 		UFS_STAT_ADD(fs->cache_hits, 1);
 	if (n && (n->mode != (lk->st.st_mode & S_IFMT))) {
@@ -465,12 +556,9 @@ ufs_node_rekey(struct ufs_fs *fs, struct ufs_node *n, const struct stat *st)
 
 	pthread_mutex_lock(&fs->table_lock);
 	if (n != fs->root) {
-		HASH_FIND(hh, fs->nodes, key, sizeof(key), other);
-		if (!other) {
-			HASH_DEL(fs->nodes, n);
-			memcpy(n->key, key, sizeof(key));
-			HASH_ADD(hh, fs->nodes, key, sizeof(n->key), n);
-		}
+		other = ufs_node_find_locked(fs, key);
+		if (!other)
+			ntab_rekey(fs, n, key);
 	}
 	pthread_mutex_unlock(&fs->table_lock);
 }
@@ -530,7 +618,7 @@ ufs_node_name_gone(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 	struct ufs_node *n;
 
 	pthread_mutex_lock(&fs->table_lock);
-	HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
+	n = ufs_node_find_locked(fs, key);
 	if (n)
 		name_gone_locked(fs, n, parent, name);
 	pthread_mutex_unlock(&fs->table_lock);

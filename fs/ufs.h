@@ -85,7 +85,7 @@ struct ufs_branch {
  * reader never sees an fd closed under it.
  */
 struct ufs_node {
-	UT_hash_handle hh;	/* fs->nodes, keyed by key[] */
+	struct ufs_node *hnext;	/* fs->ntab bucket chain, keyed by key[] */
 	uint64_t key[2];	/* st_dev, st_ino of the object in `branch` */
 	uint64_t ino;		/* st_ino reported to users (stable) */
 	struct ufs_node *parent;	/* holds a ref; NULL for root */
@@ -157,7 +157,8 @@ struct ufs_fs {
 	struct ufs_node *root;
 	struct fuse_session *se;
 	pthread_mutex_t table_lock;
-	struct ufs_node *nodes;
+	struct ufs_node **ntab;		/* node table (node.c): ntab_mask + 1 buckets */
+	size_t ntab_mask, nnodes;	/* nnodes: in the table (the root is not) */
 	struct ufs_origin *origins;
 	dev_t devs[UFS_MAX_BRANCHES * 2];	/* st_dev -> small index */
 	int ndevs;
@@ -262,6 +263,13 @@ int br_tmpname(struct ufs_fs *fs, char *buf, size_t size);
 
 /* ---- node.c ---- */
 int ufs_nodes_init(struct ufs_fs *fs);
+/* Every node in the table, the root aside (table_lock held); the loop body
+ * may take n out of the table. */
+#define UFS_NODES_FOREACH(fs, n, tmp)                                      \
+	for (size_t ufs_b_ = 0; ufs_b_ <= (fs)->ntab_mask; ufs_b_++)        \
+		for ((n) = (fs)->ntab[ufs_b_]; (n) && ((tmp) = (n)->hnext, 1); \
+		     (n) = (tmp))
+struct ufs_node *ufs_node_find_locked(struct ufs_fs *fs, const uint64_t key[2]);
 void ufs_nodes_destroy(struct ufs_fs *fs);
 struct ufs_node *ufs_node_get(struct ufs_fs *fs, fuse_ino_t ino);
 /* Find or create the node for a resolved child; takes one lookup ref. */

@@ -75,7 +75,7 @@ node_at_path(struct ufs_fs *fs, const char *rel)
 		key[1] = lk.st.st_ino;
 		ufs_lookup_release(fs, &lk);
 		pthread_mutex_lock(&fs->table_lock);
-		HASH_FIND(hh, fs->nodes, key, sizeof(key), n);
+		n = ufs_node_find_locked(fs, key);
 		pthread_mutex_unlock(&fs->table_lock);
 	}
 	free(copy);
@@ -132,15 +132,14 @@ invalidate_all(struct ufs_fs *fs)
 	size_t count, i = 0;
 
 	pthread_mutex_lock(&fs->table_lock);
-	count = HASH_COUNT(fs->nodes);
+	count = fs->nnodes;
 	all = malloc((count + 1) * sizeof(*all));
-	HASH_ITER(hh, fs->nodes, n, tmp) {
-		if (!all)
-			break;
-		n->refs++;
-		n->parent->refs++;
-		all[i++] = n;
-	}
+	if (all)
+		UFS_NODES_FOREACH(fs, n, tmp) {
+			n->refs++;
+			n->parent->refs++;
+			all[i++] = n;
+		}
 	pthread_mutex_unlock(&fs->table_lock);
 	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
 	for (size_t k = 0; k < i; k++) {
