@@ -175,14 +175,14 @@ def test_auto_sees_changes_in_a_directory_moved_into_a_branch(mount_union):
 
 
 def test_auto_sees_changes_in_a_directory_renamed_in_a_branch(mount_union):
-    """The watch remembers where the directories of recent events are; a
-    directory renamed in the branch behind the mount's back must be found
-    under its new name."""
+    """A directory renamed in the branch behind the mount's back: changes
+    in it show under its new name, also after the watch has already seen
+    events in it under the old one."""
     u = auto_union(mount_union)
     d = u.b["ro1"].p("ro1_dir")
     os.chmod(os.path.join(d, "ro1_file"), 0o644)
     assert eventually(lambda: stat.S_IMODE(os.stat(u.m("ro1_dir/ro1_file")).st_mode) == 0o644)
-    os.chmod(os.path.join(d, "ro1_file"), 0o640)    # an event in the directory
+    os.chmod(os.path.join(d, "ro1_file"), 0o640)    # seen under the old name
     assert eventually(lambda: stat.S_IMODE(os.stat(u.m("ro1_dir/ro1_file")).st_mode) == 0o640)
     os.rename(d, u.b["ro1"].p("renamed"))
     assert eventually(lambda: os.path.exists(u.m("renamed/ro1_file")))
