@@ -4,6 +4,7 @@ Tests always run the programs built in this tree (never the ones on PATH):
 $abs_top_builddir/fs/unionfs, tools/nsnet/nsnet, tools/cgfreeze/cgfreeze.
 """
 import os
+import signal
 
 import pytest
 
@@ -11,6 +12,15 @@ from util import URING_PARAM, uring_enabled
 
 SRCDIR = os.environ.get("abs_top_srcdir") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILDDIR = os.environ.get("abs_top_builddir") or SRCDIR
+
+# Programs under test inherit ignored signals, and a daemon started with
+# SIGINT or SIGHUP ignored keeps them ignored (as under nohup).  A suite run
+# from a background job or under nohup would then see daemons that do not
+# stop on those signals, so the runner starts from the usual dispositions.
+for _sig, _handler in ((signal.SIGINT, signal.default_int_handler),
+                       (signal.SIGHUP, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL)):
+    if signal.getsignal(_sig) == signal.SIG_IGN:
+        signal.signal(_sig, _handler)
 
 
 def built(relpath):

@@ -267,3 +267,21 @@ def test_signal_unmounts_and_exits_zero(union, sig):
     assert union.proc.wait(30) == 0, read(union.log)
     assert not mounted(union.m())
     assert read(union.b["rw1"].p("f")) == "x"
+
+
+def test_signal_ignored_at_start_stays_ignored(mount_union):
+    """Started with SIGHUP ignored (as under nohup), the daemon keeps
+    serving through a SIGHUP; SIGTERM still stops it cleanly."""
+    u = mount_union("rw-ro", start=False)
+    argv = u.argv
+    u.argv = lambda: ["/bin/sh", "-c", "trap '' HUP; exec \"$@\"", "sh"] + argv()
+    u.start()
+    os.kill(u.proc.pid, signal.SIGHUP)
+    with pytest.raises(subprocess.TimeoutExpired):
+        u.proc.wait(2)  # a daemon that took the signal is gone in milliseconds
+    write(u.m("f"), "after SIGHUP")
+    assert mounted(u.m())
+    assert read(u.b["rw1"].p("f")) == "after SIGHUP"
+    os.kill(u.proc.pid, signal.SIGTERM)
+    assert u.proc.wait(30) == 0, read(u.log)
+    assert not mounted(u.m())
