@@ -359,13 +359,28 @@ ufs_node_ref(struct ufs_fs *fs, struct ufs_node *n)
 	pthread_mutex_unlock(&fs->table_lock);
 }
 
+/* Drop one reference on n, freeing what no longer has any.  table_lock held. */
+static void
+unref_locked(struct ufs_fs *fs, struct ufs_node *n)
+{
+	n->refs--;
+	node_free_chain(fs, n);
+}
+
 void
 ufs_node_unref(struct ufs_fs *fs, struct ufs_node *n)
 {
 	pthread_mutex_lock(&fs->table_lock);
-	n->refs--;
-	node_free_chain(fs, n);
+	unref_locked(fs, n);
 	pthread_mutex_unlock(&fs->table_lock);
+}
+
+/* Free an alias already unlinked from its list, with its parent reference. */
+static void
+alias_free(struct ufs_fs *fs, struct ufs_alias *a)
+{
+	unref_locked(fs, a->parent);
+	free(a);
 }
 
 /* Remember (parent, name) as another name of n; takes over the caller's
@@ -377,8 +392,7 @@ alias_add(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent, const 
 	int count = 0;
 
 	if (!a) {
-		parent->refs--;
-		node_free_chain(fs, parent);
+		unref_locked(fs, parent);
 		return;
 	}
 	a->parent = parent;
@@ -392,9 +406,7 @@ alias_add(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent, const 
 		struct ufs_alias *old = *pp;
 
 		*pp = old->next;
-		old->parent->refs--;
-		node_free_chain(fs, old->parent);
-		free(old);
+		alias_free(fs, old);
 	}
 }
 
@@ -407,9 +419,7 @@ alias_del(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *parent, const 
 
 		if (a->parent == parent && !strcmp(a->name, name)) {
 			*pp = a->next;
-			parent->refs--;
-			node_free_chain(fs, parent);
-			free(a);
+			alias_free(fs, a);
 			return;
 		}
 	}
@@ -422,9 +432,7 @@ alias_drop_all(struct ufs_fs *fs, struct ufs_node *n)
 		struct ufs_alias *a = n->aliases;
 
 		n->aliases = a->next;
-		a->parent->refs--;
-		node_free_chain(fs, a->parent);
-		free(a);
+		alias_free(fs, a);
 	}
 }
 
@@ -444,8 +452,7 @@ node_rename_locked(struct ufs_fs *fs, struct ufs_node *n, struct ufs_node *paren
 	if (keep_old && !S_ISDIR(n->mode)) {
 		alias_add(fs, n, old, oldname);
 	} else {
-		old->refs--;
-		node_free_chain(fs, old);
+		unref_locked(fs, old);
 	}
 	name_free(n, oldname);
 }
