@@ -365,6 +365,7 @@ copy_locs(struct ufs_fs *fs, struct ufs_node *n, int t, struct ufs_loc *src, str
 static int
 dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 {
+	struct ufs_node *parent;
 	struct ufs_loc src, dst;
 	struct stat st, nst;
 	struct saved_times pt;
@@ -372,13 +373,17 @@ dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 
 	if (ufs_node_dfd(n, b) >= 0)
 		return 0;
-	if (!n->parent)
+	if (!(parent = ufs_node_parent(fs, n)))
 		return -ENOENT;
-	err = dir_in_branch_locked(fs, n->parent, b);
+	err = dir_in_branch_locked(fs, parent, b);
+	ufs_node_unref(fs, parent);
 	if (!err)
 		err = copy_locs(fs, n, b, &src, &dst, &st);
 	if (err)
 		return err;
+	/* From the mkdir until the node has the new key, a lookup may find
+	 * the directory under a key no node has yet (ufs_node_lookup). */
+	atomic_fetch_add(&fs->dir_gen, 1);
 	times_save(dst.dirfd, &pt);
 	if (mkdirat(dst.dirfd, dst.name, st.st_mode & 07777) < 0 && errno != EEXIST)
 		err = -errno;
@@ -399,6 +404,7 @@ dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 	} else if (fd >= 0) {
 		close(fd);
 	}
+	atomic_fetch_add(&fs->dir_gen, 1);
 	ufs_loc_put(fs, &dst);
 	ufs_loc_put(fs, &src);
 	return err;
@@ -450,6 +456,7 @@ int
 cu_copyup(struct ufs_fs *fs, struct ufs_node *n, int limit, bool data)
 {
 	int cur = ufs_node_branch(n), t, err;
+	struct ufs_node *parent;
 	pthread_mutex_t *lock;
 
 	if (br_is_rw(fs, cur) && (limit < 0 || cur <= limit))
@@ -459,7 +466,10 @@ cu_copyup(struct ufs_fs *fs, struct ufs_node *n, int limit, bool data)
 		return t;
 	if (S_ISDIR(n->mode))
 		return cu_dir_in_branch(fs, n, t);
-	err = cu_dir_in_branch(fs, n->parent, t);
+	if (!(parent = ufs_node_parent(fs, n)))
+		return -ENOENT;
+	err = cu_dir_in_branch(fs, parent, t);
+	ufs_node_unref(fs, parent);
 	if (err)
 		return err;
 	lock = stripe(fs, n);

@@ -351,6 +351,19 @@ node_free_chain(struct ufs_fs *fs, struct ufs_node *n)
 	}
 }
 
+struct ufs_node *
+ufs_node_parent(struct ufs_fs *fs, struct ufs_node *n)
+{
+	struct ufs_node *p;
+
+	pthread_mutex_lock(&fs->table_lock);
+	p = n->parent;
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&fs->table_lock);
+	return p;
+}
+
 void
 ufs_node_ref(struct ufs_fs *fs, struct ufs_node *n)
 {
@@ -510,21 +523,57 @@ ufs_node_retire(struct ufs_fs *fs, struct ufs_node *n)
 	pthread_mutex_unlock(&fs->table_lock);
 }
 
-struct ufs_node *
-ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
-		struct ufs_lookup *lk)
+/* The node of a resolved object, NULL if none.  table_lock held. */
+static struct ufs_node *
+find_resolved_locked(struct ufs_fs *fs, const struct ufs_lookup *lk)
 {
 	uint64_t key[2] = { lk->st.st_dev, lk->st.st_ino };
-	struct ufs_node *n;
+	struct ufs_node *n = ufs_node_find_locked(fs, key);
 
-	pthread_mutex_lock(&fs->table_lock);
-	n = ufs_node_find_locked(fs, key);
 	if (n)
 		UFS_STAT_ADD(fs->cache_hits, 1);
 	if (n && (n->mode != (lk->st.st_mode & S_IFMT))) {
 		/* Inode number reused by a different object: retire the old node. */
 		retire_locked(fs, n);
 		n = NULL;
+	}
+	return n;
+}
+
+/* Did a directory copy-up run while lk was resolved?  Its node may then
+ * be known by another key than the one lk found (before its mkdir, or
+ * after it but before the rekey). */
+static bool
+raced_dir_copyup(struct ufs_fs *fs, const struct ufs_lookup *lk)
+{
+	return S_ISDIR(lk->st.st_mode) &&
+	       ((lk->gen & 1) || atomic_load(&fs->dir_gen) != lk->gen);
+}
+
+struct ufs_node *
+ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
+		struct ufs_lookup *lk)
+{
+	struct ufs_lookup again;
+	bool settled = false;
+	struct ufs_node *n;
+
+	pthread_mutex_lock(&fs->table_lock);
+	n = find_resolved_locked(fs, lk);
+	if (!n && raced_dir_copyup(fs, lk)) {
+		/* A second node for the directory would split its children
+		 * between the two.  Resolve again while no directory copy-up
+		 * runs (they all hold dir_lock, which comes before
+		 * table_lock); if the name is gone meanwhile, keep lk. */
+		pthread_mutex_unlock(&fs->table_lock);
+		pthread_mutex_lock(&fs->dir_lock);
+		settled = true;
+		if (ufs_resolve(fs, parent, name, &again) == 0) {
+			ufs_lookup_release(fs, lk);
+			*lk = again;
+		}
+		pthread_mutex_lock(&fs->table_lock);
+		n = find_resolved_locked(fs, lk);
 	}
 	if (n) {
 		n->nlookup++;
@@ -542,6 +591,8 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 			n->nlookup = 1;
 	}
 	pthread_mutex_unlock(&fs->table_lock);
+	if (settled)
+		pthread_mutex_unlock(&fs->dir_lock);
 	return n;
 }
 

@@ -49,12 +49,16 @@ ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* Add "." (offset 0, next 1) or ".." (offset 1, next 2); returns the size
  * used, more than rem if it did not fit. */
 static size_t
-add_dot(fuse_req_t req, struct ufs_node *n, int idx, char *p, size_t rem, bool plus)
+add_dot(fuse_req_t req, struct ufs_fs *fs, struct ufs_node *n, int idx, char *p, size_t rem,
+	bool plus)
 {
-	struct ufs_node *target = idx == 0 || !n->parent ? n : n->parent;
-	struct fuse_entry_param e = { .attr = { .st_ino = target->ino, .st_mode = S_IFDIR } };
+	struct ufs_node *parent = idx == 0 ? NULL : ufs_node_parent(fs, n);
+	struct fuse_entry_param e = { .attr = { .st_ino = (parent ? parent : n)->ino,
+						.st_mode = S_IFDIR } };
 	const char *name = idx == 0 ? "." : "..";
 
+	if (parent)
+		ufs_node_unref(fs, parent);
 	if (plus)
 		return fuse_add_direntry_plus(req, p, rem, name, &e, idx + 1);
 	return fuse_add_direntry(req, p, rem, name, &e.attr, idx + 1);
@@ -103,7 +107,7 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 		return;
 	}
 	for (off_t dot = off; dot >= 0 && dot < 2; dot++) {
-		len = add_dot(req, n, (int)dot, p, rem, plus);
+		len = add_dot(req, fs, n, (int)dot, p, rem, plus);
 		if (len > rem)
 			goto full;
 		p += len;

@@ -164,6 +164,7 @@ struct ufs_fs {
 	int ndevs;
 	pthread_mutex_t cu_locks[64];	/* copy-up of one node, by address */
 	pthread_mutex_t dir_lock;	/* directory copy-up (parents chains) */
+	_Atomic unsigned int dir_gen;	/* odd while a directory is copied up */
 	int *retired;			/* fds no longer used, closed at unmount */
 	pthread_mutex_t handle_lock;
 	struct ufs_handle handles;	/* list head of open handles */
@@ -202,6 +203,7 @@ struct ufs_lookup {
 	struct stat st;		/* stat in `branch` */
 	int *dfd;		/* directories: per-branch fds (caller owns) */
 	bool lower;		/* a copy exists below `branch` (hidden by it) */
+	unsigned int gen;	/* fs->dir_gen when the resolve began */
 };
 
 /* Open file handle. */
@@ -276,6 +278,10 @@ struct ufs_node *ufs_node_get(struct ufs_fs *fs, fuse_ino_t ino);
 struct ufs_node *ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 				 struct ufs_lookup *lk);
 void ufs_node_forget(struct ufs_fs *fs, struct ufs_node *n, uint64_t nlookup);
+/* n's parent, held (ufs_node_unref when done); NULL for the root.  A
+ * lookup or rename in another thread can give n another parent and free
+ * the old one, so outside table_lock n->parent is read only this way. */
+struct ufs_node *ufs_node_parent(struct ufs_fs *fs, struct ufs_node *n);
 void ufs_node_ref(struct ufs_fs *fs, struct ufs_node *n);
 void ufs_node_unref(struct ufs_fs *fs, struct ufs_node *n);
 void ufs_node_rekey(struct ufs_fs *fs, struct ufs_node *n, const struct stat *st);

@@ -128,7 +128,12 @@ invalidate(struct ufs_fs *fs, const char *dirpath, const char *name)
 static void
 invalidate_all(struct ufs_fs *fs)
 {
-	struct ufs_node *n, *tmp, **all;
+	/* Each node with the parent it had when the refs were taken: a
+	 * rename meanwhile gives it another, which holds no ref of ours. */
+	struct held {
+		struct ufs_node *n, *parent;
+	} *all;
+	struct ufs_node *n, *tmp;
 	size_t count, i = 0;
 
 	pthread_mutex_lock(&fs->table_lock);
@@ -138,7 +143,7 @@ invalidate_all(struct ufs_fs *fs)
 		UFS_NODES_FOREACH(fs, n, tmp) {
 			n->refs++;
 			n->parent->refs++;
-			all[i++] = n;
+			all[i++] = (struct held){ n, n->parent };
 		}
 	pthread_mutex_unlock(&fs->table_lock);
 	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
@@ -146,17 +151,15 @@ invalidate_all(struct ufs_fs *fs)
 		char name[NAME_MAX + 1];
 
 		pthread_mutex_lock(&fs->table_lock);
-		strcpy(name, all[k]->name);
+		strcpy(name, all[k].n->name);
 		pthread_mutex_unlock(&fs->table_lock);
-		fuse_lowlevel_notify_inval_entry(fs->se, id_of(fs, all[k]->parent), name,
+		fuse_lowlevel_notify_inval_entry(fs->se, id_of(fs, all[k].parent), name,
 						 strlen(name));
-		fuse_lowlevel_notify_inval_inode(fs->se, id_of(fs, all[k]), 0, 0);
+		fuse_lowlevel_notify_inval_inode(fs->se, id_of(fs, all[k].n), 0, 0);
 	}
 	for (size_t k = 0; k < i; k++) {
-		struct ufs_node *parent = all[k]->parent;
-
-		ufs_node_unref(fs, all[k]);
-		ufs_node_unref(fs, parent);
+		ufs_node_unref(fs, all[k].n);
+		ufs_node_unref(fs, all[k].parent);
 	}
 	free(all);
 }

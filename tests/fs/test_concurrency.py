@@ -164,6 +164,26 @@ def test_parallel_create_in_lower_only_tree(lower):
     assert len(os.listdir(lower.m("deep/a/b"))) == THREADS
 
 
+@pytest.mark.parametrize("cache", ["cache=never", "cache=auto"])
+def test_parallel_creates_copy_up_one_chain_while_looking_it_up(mount_union, cache):
+    """Threads creating files in one lower-only chain copy its directories
+    up while the others look them up.  Each directory must keep one node: a
+    lookup between a directory's mkdir and its new key made a second one,
+    its children moved between the two, and a create failed with ENOENT or
+    the daemon used a freed node and crashed."""
+    u = mount_union("rw-ro", opts="cow,threads=8," + cache, start=False)
+    rounds, names = 300, ["n%d" % i for i in range(8)]
+    for r in range(rounds):
+        os.makedirs(u.b["ro1"].p("d%d/a/b/c" % r))
+    u.start()
+    for r in range(rounds):
+        run_threads(lambda i: write(u.m("d%d/a/b/c/n%d" % (r, i)), "x"), n=len(names))
+    for r in range(rounds):
+        assert sorted(os.listdir(u.b["rw1"].p("d%d/a/b/c" % r))) == names
+        assert sorted(os.listdir(u.m("d%d/a/b/c" % r))) == names
+        assert os.listdir(u.b["ro1"].p("d%d/a/b/c" % r)) == []
+
+
 def test_parallel_unlink_of_lower_files(lower):
     for i in range(THREADS):
         write(lower.b["ro1"].p("common_dir/u%02d" % i), "x")
