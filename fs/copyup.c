@@ -213,55 +213,68 @@ open_tmp(struct ufs_fs *fs, int t, int dirfd, char *tmpname, size_t size)
 	return fd;
 }
 
+/* A regular file's copy, complete but not yet visible. */
+struct tmp_copy {
+	int t, fd;
+	char name[64];		/* in the work area; "" for O_TMPFILE */
+};
+
 /*
- * Make the finished temporary visible as dirfd/name in one step.  The data
- * is synced before the link: if the link itself is lost in a power cut the
- * lower file simply shows again, which is the old content, never a
- * truncated one.  So the directory needs no sync of its own.
+ * Copy the file into a temporary of branch t.  The data is synced here,
+ * before publish() links it: if the link is lost in a power cut the lower
+ * file simply shows again, which is the old content, never a truncated
+ * one.  So the directory needs no sync of its own.
  */
 static int
-publish(struct ufs_fs *fs, int t, int tfd, const char *tmpname, int dirfd, const char *name)
-{
-	char proc[64];
-
-	if (!fs->cfg.volatile_mode && fsync(tfd) < 0)
-		return -errno;
-	if (tmpname[0]) {
-		if (renameat2(br_metafd(fs, t, false), tmpname, dirfd, name, RENAME_NOREPLACE) < 0)
-			return -errno;
-	} else {
-		br_fd_path(tfd, proc, sizeof(proc));
-		if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
-			return -errno;
-	}
-	return 0;
-}
-
-static int
 copy_reg(struct ufs_fs *fs, int sdir, const char *name, int t, int tdir, const struct stat *st,
-	 bool data)
+	 bool data, struct tmp_copy *tc)
 {
-	char tmpname[64];
-	int sfd, tfd, err;
+	int sfd, err;
 
+	tc->t = t;
+	tc->fd = -1;
+	tc->name[0] = '\0';
 	sfd = br_openat(sdir, name, O_RDONLY, 0);
 	if (sfd < 0)
 		return sfd;
-	tfd = open_tmp(fs, t, tdir, tmpname, sizeof(tmpname));
-	if (tfd < 0) {
-		close(sfd);
-		return tfd;
-	}
-	err = data ? copy_data(&fs->br[t], sfd, tfd, st, !fs->cfg.volatile_mode) : 0;
+	tc->fd = open_tmp(fs, t, tdir, tc->name, sizeof(tc->name));
+	err = tc->fd < 0 ? tc->fd : 0;
+	if (!err && data)
+		err = copy_data(&fs->br[t], sfd, tc->fd, st, !fs->cfg.volatile_mode);
 	if (!err)
-		err = copy_meta_fd(fs, sfd, tfd, st);
-	if (!err)
-		err = publish(fs, t, tfd, tmpname, tdir, name);
-	if (err && tmpname[0])
-		unlinkat(br_metafd(fs, t, false), tmpname, 0);
-	close(tfd);
+		err = copy_meta_fd(fs, sfd, tc->fd, st);
+	if (!err && !fs->cfg.volatile_mode && fsync(tc->fd) < 0)
+		err = -errno;
 	close(sfd);
 	return err;
+}
+
+/* Make the finished temporary visible as dirfd/name in one step. */
+static int
+publish(struct ufs_fs *fs, struct tmp_copy *tc, int dirfd, const char *name)
+{
+	char proc[64];
+	int r;
+
+	if (tc->name[0]) {
+		r = renameat2(br_metafd(fs, tc->t, false), tc->name, dirfd, name, RENAME_NOREPLACE);
+		if (r == 0)
+			tc->name[0] = '\0';
+	} else {
+		br_fd_path(tc->fd, proc, sizeof(proc));
+		r = linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
+	}
+	return r < 0 ? -errno : 0;
+}
+
+/* Close the temporary; one that was not published is removed. */
+static void
+tmp_discard(struct ufs_fs *fs, struct tmp_copy *tc)
+{
+	if (tc->name[0])
+		unlinkat(br_metafd(fs, tc->t, false), tc->name, 0);
+	if (tc->fd >= 0)
+		close(tc->fd);
 }
 
 /* Symlinks, fifos, sockets and device nodes: created in place, then given
@@ -307,13 +320,13 @@ copy_dir_meta(struct ufs_fs *fs, int sdir, const char *name, int tdir, const str
 	return err;
 }
 
-/* The node now lives in branch t as the object `st`: record it. */
+/* The node's object is now the copy `st`: find the node by it, and keep
+ * the inode number.  The caller sets the branch once the copy is whole. */
 static void
-moved_up(struct ufs_fs *fs, struct ufs_node *n, int t, const struct stat *st)
+moved_up(struct ufs_fs *fs, struct ufs_node *n, const struct stat *st)
 {
 	ufs_origin_add(fs, st, n->ino);
 	ufs_node_rekey(fs, n, st);
-	ufs_node_set_branch(fs, n, t);
 }
 
 /* Parent times in the target change when we add an entry; put them back so
@@ -381,9 +394,6 @@ dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 		err = copy_locs(fs, n, b, &src, &dst, &st);
 	if (err)
 		return err;
-	/* From the mkdir until the node has the new key, a lookup may find
-	 * the directory under a key no node has yet (ufs_node_lookup). */
-	atomic_fetch_add(&fs->dir_gen, 1);
 	times_save(dst.dirfd, &pt);
 	if (mkdirat(dst.dirfd, dst.name, st.st_mode & 07777) < 0 && errno != EEXIST)
 		err = -errno;
@@ -399,15 +409,40 @@ dir_in_branch_locked(struct ufs_fs *fs, struct ufs_node *n, int b)
 		pthread_mutex_lock(&fs->table_lock);
 		ufs_node_set_dfd(n, b, fd);
 		pthread_mutex_unlock(&fs->table_lock);
-		if (b < ufs_node_branch(n))
-			moved_up(fs, n, b, &nst);
+		if (b < ufs_node_branch(n)) {
+			moved_up(fs, n, &nst);
+			ufs_node_set_branch(fs, n, b);
+		}
 	} else if (fd >= 0) {
 		close(fd);
 	}
-	atomic_fetch_add(&fs->dir_gen, 1);
 	ufs_loc_put(fs, &dst);
 	ufs_loc_put(fs, &src);
 	return err;
+}
+
+/*
+ * The identity window of a copy-up: from the moment the copy can be seen
+ * in its branch until the node has the copy's key and branch and, for a
+ * hard link, every other name is linked to the copy.  A lookup that
+ * overlaps a window resolves again once it is closed (ufs_node_lookup), so
+ * it never makes a second node for the object, nor gives the node a stale
+ * branch or name.  The data copy and its fsync stay outside.
+ */
+static void
+window_open(struct ufs_fs *fs)
+{
+	pthread_mutex_lock(&fs->rekey_lock);
+	atomic_fetch_add(&fs->rekey_open, 1);
+	atomic_fetch_add(&fs->rekey_gen, 1);
+}
+
+static void
+window_close(struct ufs_fs *fs)
+{
+	atomic_fetch_add(&fs->rekey_gen, 1);
+	atomic_fetch_sub(&fs->rekey_open, 1);
+	pthread_mutex_unlock(&fs->rekey_lock);
 }
 
 int
@@ -417,35 +452,49 @@ cu_dir_in_branch(struct ufs_fs *fs, struct ufs_node *n, int b)
 
 	if (ufs_node_dfd(n, b) >= 0)
 		return 0;
+	window_open(fs);
 	pthread_mutex_lock(&fs->dir_lock);
 	err = dir_in_branch_locked(fs, n, b);
 	pthread_mutex_unlock(&fs->dir_lock);
+	window_close(fs);
 	return err;
 }
 
-/* Copy a non-directory node from its branch to branch t; *lower gets the
- * stat of the object copied. */
+/* Copy a non-directory node from branch `from` to branch t; *lower gets
+ * the stat of the object copied. */
 static int
-copy_object(struct ufs_fs *fs, struct ufs_node *n, int t, bool data, struct stat *lower)
+copy_object(struct ufs_fs *fs, struct ufs_node *n, int from, int t, bool data,
+	    struct stat *lower)
 {
+	struct tmp_copy tc = { .fd = -1 };
 	struct ufs_loc src, dst;
 	struct saved_times pt;
 	struct stat st;
-	int err = copy_locs(fs, n, t, &src, &dst, &st);
+	bool reg;
+	int err = copy_locs(fs, n, t, &src, &dst, lower);
 
 	if (err)
 		return err;
-	*lower = st;
-	times_save(dst.dirfd, &pt);
-	if (S_ISREG(st.st_mode))
-		err = copy_reg(fs, src.dirfd, src.name, t, dst.dirfd, &st, data);
-	else
-		err = copy_special(fs, src.dirfd, src.name, dst.dirfd, &st);
-	times_restore(&pt);
-	if (!err)
-		err = br_fstatat(fs, dst.dirfd, dst.name, &st);
-	if (!err)
-		moved_up(fs, n, t, &st);
+	reg = S_ISREG(lower->st_mode);
+	if (reg)
+		err = copy_reg(fs, src.dirfd, src.name, t, dst.dirfd, lower, data, &tc);
+	if (!err) {
+		window_open(fs);
+		times_save(dst.dirfd, &pt);
+		err = reg ? publish(fs, &tc, dst.dirfd, dst.name)
+			  : copy_special(fs, src.dirfd, src.name, dst.dirfd, lower);
+		times_restore(&pt);
+		if (!err)
+			err = br_fstatat(fs, dst.dirfd, dst.name, &st);
+		if (!err) {
+			moved_up(fs, n, &st);
+			if (reg && lower->st_nlink > 1)
+				lk_link_aliases(fs, &dst, from, t, lower);
+			ufs_node_set_branch(fs, n, t);
+		}
+		window_close(fs);
+	}
+	tmp_discard(fs, &tc);
 	ufs_dbg("copy-up %s to branch %d: %d", src.name, t, err);
 	ufs_loc_put(fs, &dst);
 	ufs_loc_put(fs, &src);
@@ -478,9 +527,7 @@ cu_copyup(struct ufs_fs *fs, struct ufs_node *n, int limit, bool data)
 	if (!(br_is_rw(fs, cur) && cur <= t)) {
 		struct stat lower;
 
-		err = copy_object(fs, n, t, data, &lower);
-		if (!err && S_ISREG(lower.st_mode) && lower.st_nlink > 1)
-			lk_link_aliases(fs, n, cur, t, &lower);
+		err = copy_object(fs, n, cur, t, data, &lower);
 		UFS_STAT_ADD(*(err ? &fs->br[t].st.errors : &fs->br[t].st.copyups), 1);
 		if (!err) {
 			UFS_STAT_ADD(fs->copyups, 1);

@@ -161,13 +161,13 @@ link_alias(struct ufs_fs *fs, const char *alias, const struct stat *lower, int t
 }
 
 void
-lk_link_aliases(struct ufs_fs *fs, struct ufs_node *n, int from, int t, const struct stat *lower)
+lk_link_aliases(struct ufs_fs *fs, const struct ufs_loc *upper, int from, int t,
+		const struct stat *lower)
 {
 	struct ufs_branch *br = &fs->br[from];
 	uint64_t ino = lower->st_ino;
 	struct ufs_linkent *e;
-	struct ufs_loc upper;
-	char *self;
+	char *dir, *self = NULL;
 
 	pthread_mutex_lock(&fs->dir_lock);
 	if (!br->links_built) {
@@ -176,12 +176,16 @@ lk_link_aliases(struct ufs_fs *fs, struct ufs_node *n, int from, int t, const st
 	}
 	HASH_FIND(hh, br->links, &ino, sizeof(ino), e);
 	pthread_mutex_unlock(&fs->dir_lock);
-	if (!e || ufs_loc_get(fs, n, t, &upper) != 0)
+	if (!e)
 		return;
-	self = ufs_node_path(fs, n);
+	/* The name the copy was made under: the node's own name may have
+	 * moved to another of the file's names meanwhile. */
+	dir = ufs_node_path(fs, upper->parent);
+	if (dir && asprintf(&self, "%s%s%s", dir, *dir ? "/" : "", upper->name) < 0)
+		self = NULL;
+	free(dir);
 	for (size_t i = 0; self && i < e->n; i++)
 		if (strcmp(e->paths[i], self) != 0)
-			link_alias(fs, e->paths[i], lower, t, &upper);
+			link_alias(fs, e->paths[i], lower, t, upper);
 	free(self);
-	ufs_loc_put(fs, &upper);
 }

@@ -239,8 +239,13 @@ int
 ufs_nodes_init(struct ufs_fs *fs)
 {
 	struct ufs_node *root = calloc(1, sizeof(*root) + 1);
+	pthread_mutexattr_t rec;
 	struct stat st;
 
+	pthread_mutexattr_init(&rec);
+	pthread_mutexattr_settype(&rec, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&fs->rekey_lock, &rec);
+	pthread_mutexattr_destroy(&rec);
 	pthread_mutex_init(&fs->table_lock, NULL);
 	pthread_mutex_init(&fs->dir_lock, NULL);
 	pthread_mutex_init(&fs->handle_lock, NULL);
@@ -324,6 +329,7 @@ ufs_nodes_destroy(struct ufs_fs *fs)
 	free(fs->retired);
 	pthread_mutex_destroy(&fs->table_lock);
 	pthread_mutex_destroy(&fs->dirs_lock);
+	pthread_mutex_destroy(&fs->rekey_lock);
 }
 
 struct ufs_node *
@@ -540,14 +546,14 @@ find_resolved_locked(struct ufs_fs *fs, const struct ufs_lookup *lk)
 	return n;
 }
 
-/* Did a directory copy-up run while lk was resolved?  Its node may then
- * be known by another key than the one lk found (before its mkdir, or
- * after it but before the rekey). */
+/* Did a copy-up's identity window overlap the resolve of lk?  Then lk may
+ * show the object before the copy while its node has the new key (a second
+ * node would split the object in two), or after it while the node still
+ * has the old key, branch or names.  table_lock held. */
 static bool
-raced_dir_copyup(struct ufs_fs *fs, const struct ufs_lookup *lk)
+raced_copyup(struct ufs_fs *fs, const struct ufs_lookup *lk)
 {
-	return S_ISDIR(lk->st.st_mode) &&
-	       ((lk->gen & 1) || atomic_load(&fs->dir_gen) != lk->gen);
+	return atomic_load(&fs->rekey_open) || atomic_load(&fs->rekey_gen) != lk->gen;
 }
 
 struct ufs_node *
@@ -559,22 +565,20 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 	struct ufs_node *n;
 
 	pthread_mutex_lock(&fs->table_lock);
-	n = find_resolved_locked(fs, lk);
-	if (!n && raced_dir_copyup(fs, lk)) {
-		/* A second node for the directory would split its children
-		 * between the two.  Resolve again while no directory copy-up
-		 * runs (they all hold dir_lock, which comes before
-		 * table_lock); if the name is gone meanwhile, keep lk. */
+	if (raced_copyup(fs, lk)) {
+		/* Resolve again while no window is open (or only this thread's
+		 * own: the lock is recursive); if the name is gone meanwhile,
+		 * keep lk. */
 		pthread_mutex_unlock(&fs->table_lock);
-		pthread_mutex_lock(&fs->dir_lock);
+		pthread_mutex_lock(&fs->rekey_lock);
 		settled = true;
 		if (ufs_resolve(fs, parent, name, &again) == 0) {
 			ufs_lookup_release(fs, lk);
 			*lk = again;
 		}
 		pthread_mutex_lock(&fs->table_lock);
-		n = find_resolved_locked(fs, lk);
 	}
+	n = find_resolved_locked(fs, lk);
 	if (n) {
 		n->nlookup++;
 		__atomic_store_n(&n->branch, (int16_t)lk->branch, __ATOMIC_RELEASE);
@@ -592,7 +596,7 @@ ufs_node_lookup(struct ufs_fs *fs, struct ufs_node *parent, const char *name,
 	}
 	pthread_mutex_unlock(&fs->table_lock);
 	if (settled)
-		pthread_mutex_unlock(&fs->dir_lock);
+		pthread_mutex_unlock(&fs->rekey_lock);
 	return n;
 }
 

@@ -113,7 +113,7 @@ resolve(struct ufs_fs *fs, struct ufs_node *parent, const char *name, int below,
 	lk->branch = -1;
 	lk->dfd = NULL;
 	lk->lower = false;
-	lk->gen = atomic_load(&fs->dir_gen);
+	lk->gen = atomic_load(&fs->rekey_gen);
 	if (wo_is_tmp_name(name))
 		return -ENOENT;	/* our own temporaries are never seen */
 	for (int b = below + 1; b <= last; b++) {

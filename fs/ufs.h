@@ -164,7 +164,12 @@ struct ufs_fs {
 	int ndevs;
 	pthread_mutex_t cu_locks[64];	/* copy-up of one node, by address */
 	pthread_mutex_t dir_lock;	/* directory copy-up (parents chains) */
-	_Atomic unsigned int dir_gen;	/* odd while a directory is copied up */
+	/* A copy-up's identity window (copyup.c): from the copy becoming
+	 * visible until its node has the new key, its branch and, for a hard
+	 * link, every name linked.  Recursive; before dir_lock. */
+	pthread_mutex_t rekey_lock;
+	_Atomic unsigned int rekey_gen;	/* bumped as a window opens and closes */
+	_Atomic unsigned int rekey_open;	/* windows open now */
 	int *retired;			/* fds no longer used, closed at unmount */
 	pthread_mutex_t handle_lock;
 	struct ufs_handle handles;	/* list head of open handles */
@@ -203,7 +208,7 @@ struct ufs_lookup {
 	struct stat st;		/* stat in `branch` */
 	int *dfd;		/* directories: per-branch fds (caller owns) */
 	bool lower;		/* a copy exists below `branch` (hidden by it) */
-	unsigned int gen;	/* fs->dir_gen when the resolve began */
+	unsigned int gen;	/* fs->rekey_gen when the resolve began */
 };
 
 /* Open file handle. */
@@ -376,8 +381,9 @@ int cu_dir_complete(struct ufs_fs *fs, struct ufs_node *n, int b);
 int cu_target_branch(struct ufs_fs *fs, int holder);
 
 /* ---- links.c ---- */
-/* After n was copied up from branch `from` to t, link its other names. */
-void lk_link_aliases(struct ufs_fs *fs, struct ufs_node *n, int from, int t,
+/* A file of branch `from` was copied up to t as `upper`: link its other
+ * names there. */
+void lk_link_aliases(struct ufs_fs *fs, const struct ufs_loc *upper, int from, int t,
 		     const struct stat *lower);
 void lk_free(struct ufs_fs *fs);
 

@@ -184,6 +184,40 @@ def test_parallel_creates_copy_up_one_chain_while_looking_it_up(mount_union, cac
         assert os.listdir(u.b["ro1"].p("d%d/a/b/c" % r)) == []
 
 
+@pytest.mark.parametrize("cache", ["cache=never", "cache=auto"])
+def test_parallel_appends_through_both_names_of_a_lower_hard_link(mount_union, cache):
+    """Two names of one lower file, appended to through both at once while
+    other threads stat them: the copy-up links both names to one upper
+    file, and no append is lost.  A lookup of the second name during the
+    first name's copy-up made a second node for the file: the names split
+    into two upper files, or an open failed with ENOENT or EEXIST."""
+    u = mount_union("rw-ro", opts="cow,threads=8," + cache, start=False)
+    rounds = 200
+    os.makedirs(u.b["ro1"].p("d"))
+    for r in range(rounds):
+        write(u.b["ro1"].p("d/f%d" % r), "base\n")
+        os.link(u.b["ro1"].p("d/f%d" % r), u.b["ro1"].p("d/g%d" % r))
+    u.start()
+
+    def work(r, i):
+        name = u.m("d/%s%d" % ("fg"[i % 2], r))
+        if i < 4:
+            with open(name, "a") as f:
+                f.write("line%d\n" % i)
+        else:
+            for _ in range(5):
+                os.stat(name)
+    for r in range(rounds):
+        run_threads(lambda i: work(r, i), n=8)
+    for r in range(rounds):
+        f, g = u.b["rw1"].p("d/f%d" % r), u.b["rw1"].p("d/g%d" % r)
+        assert os.stat(f).st_ino == os.stat(g).st_ino, "names split in round %d" % r
+        lines = read(f).splitlines()
+        assert lines[0] == "base" and sorted(lines[1:]) == ["line%d" % i for i in range(4)]
+        assert os.stat(u.m("d/f%d" % r)).st_ino == os.stat(u.m("d/g%d" % r)).st_ino
+        assert read(u.b["ro1"].p("d/f%d" % r)) == "base\n"
+
+
 def test_parallel_unlink_of_lower_files(lower):
     for i in range(THREADS):
         write(lower.b["ro1"].p("common_dir/u%02d" % i), "x")
