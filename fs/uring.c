@@ -256,12 +256,22 @@ pin(unsigned int cpu)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
+/* Sleep up to ms; true when the daemon is stopping. */
+static bool
+stopping_within(struct ur_thread *t, int ms)
+{
+	struct pollfd pfd = { t->fs->ur_stop_fd, POLLIN, 0 };
+
+	return poll(&pfd, 1, ms) > 0;
+}
+
 static void *
 run(void *arg)
 {
 	struct ur_thread *t = arg;
 	struct io_uring_params p = { 0 };
 	struct io_uring_sqe *sqe;
+	bool served = false, refused = false;
 	int err;
 
 	pin(t->qid);
@@ -293,12 +303,28 @@ run(void *arg)
 		io_uring_cqe_seen(&t->ring, cqe);
 		if (tag == UR_TAG_STOP)
 			break;
+		if (res == -EOPNOTSUPP && served) {
+			/* enable_uring was set back to N: the kernel refuses every
+			 * ring command until it is Y again, and the request this
+			 * entry answers waits for its reply.  Keep the reply and
+			 * offer it again. */
+			if (!refused)
+				ufs_log(UFS_LOG_WARN, "io_uring: queue %u: the kernel refuses "
+					"the ring (enable_uring=N?); retrying", t->qid);
+			refused = true;
+			if (stopping_within(t, 100))
+				break;
+			prep_cmd(t, UR_CMD_COMMIT_AND_FETCH);
+			continue;
+		}
 		if (res < 0) {
 			/* ENOTCONN: the connection ends (unmount). */
 			if (res != -ENOTCONN && res != -ECANCELED)
 				ufs_log(UFS_LOG_ERR, "io_uring: queue %u: %s", t->qid, strerror(-res));
 			break;
 		}
+		served = true;
+		refused = false;
 		serve(t);
 		prep_cmd(t, UR_CMD_COMMIT_AND_FETCH);
 	}

@@ -107,6 +107,46 @@ def test_sigterm_stops_the_daemon(ur_union):
     assert read(u.b["rw1"].p("f")) == "x"
 
 
+def test_requests_wait_while_enable_uring_is_off_then_go_on(ur_union):
+    """Set back to N, enable_uring makes the kernel refuse every ring
+    command, so a reply cannot be handed back and its caller waits.  Once
+    the parameter is Y again the daemon's replies go through and the mount
+    goes on; before, the thread whose reply was refused gave up and the
+    mount hung for good."""
+    u = ur_union
+    cpus = sorted(os.sched_getaffinity(0))
+    done, errors = [], []
+
+    def create(cpu):
+        try:
+            os.sched_setaffinity(0, {cpu})
+            write(u.m("late%d" % cpu), "x")
+            done.append(cpu)
+        except Exception as e:        # noqa: BLE001 - reported below
+            errors.append(e)
+
+    for cpu in cpus:                  # every queue has taken a request
+        os.sched_setaffinity(0, {cpu})
+        write(u.m("early%d" % cpu), "x")
+    os.sched_setaffinity(0, cpus)
+    threads = [threading.Thread(target=create, args=(c,)) for c in cpus]
+    with open(URING_PARAM, "w") as f:
+        f.write("N")
+    try:
+        for t in threads:
+            t.start()
+        threads[0].join(1)
+        assert not done, "a request finished while the kernel refused the rings"
+    finally:
+        with open(URING_PARAM, "w") as f:
+            f.write("Y")
+    for t in threads:
+        t.join(30)
+    assert not errors and sorted(done) == cpus
+    assert sorted(n for n in os.listdir(u.b["rw1"].p()) if n.startswith("late")) == \
+        ["late%d" % c for c in cpus]
+
+
 def test_nouring_keeps_dev_fuse(uring, mount_union, ctl):
     u = mount_union("rw-ro", opts="cow,nouring")
     write(u.m("f"), "x")
