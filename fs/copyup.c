@@ -213,7 +213,8 @@ open_tmp(struct ufs_fs *fs, int t, int dirfd, char *tmpname, size_t size)
 	return fd;
 }
 
-/* A regular file's copy, complete but not yet visible. */
+/* A regular file's copy, complete but not yet visible; starts as
+ * { .fd = -1 }, which tmp_discard() leaves alone. */
 struct tmp_copy {
 	int t, fd;
 	char name[64];		/* in the work area; "" for O_TMPFILE */
@@ -232,8 +233,6 @@ copy_reg(struct ufs_fs *fs, int sdir, const char *name, int t, int tdir, const s
 	int sfd, err;
 
 	tc->t = t;
-	tc->fd = -1;
-	tc->name[0] = '\0';
 	sfd = br_openat(sdir, name, O_RDONLY, 0);
 	if (sfd < 0)
 		return sfd;
