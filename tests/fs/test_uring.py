@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from fsutil import read, write
-from util import URING_PARAM, uring_enabled
+from util import URING_PARAM, eventually, uring_enabled
 
 pytestmark = [pytest.mark.fuse, pytest.mark.root]
 
@@ -30,7 +30,9 @@ def uring():
 @pytest.fixture(params=["cow", "cow,nopassthrough"], ids=["passthrough", "nopassthrough"])
 def ur_union(request, uring, mount_union, ctl):
     u = mount_union("rw-ro", opts=request.param)
-    assert ctl(u)["uring"] is True, read(u.log)
+    # The rings start after the kernel has the INIT reply, so just after
+    # the mount they may not all be up yet (unionfs(8), uring).
+    assert eventually(lambda: ctl(u)["uring"] is True), read(u.log)
     return u
 
 
